@@ -1,0 +1,561 @@
+/* The application side of channels: send, receive, acknowledge, close and drain. These run on
+ * application threads and meet the engine only in the channel structure, under its mutex. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nc.h"
+
+nc_value_t *nc_value_new(const void *data, size_t size)
+{
+    nc_value_t *value = malloc(sizeof(*value) + size);
+    if (value == NULL) {
+        return NULL;
+    }
+    value->seq = 0;
+    value->link_key = 0;
+    value->attempts = 0;
+    value->size = (uint32_t)size;
+    if (size > 0) {
+        memcpy(value->data, data, size);
+    }
+    return value;
+}
+
+netchan_chan_t *nc_chan_new(nc_endpoint_t *ep, const char *name, netchan_dir dir,
+                            const ProtobufCMessageDescriptor *type, const char *type_name,
+                            const char *fingerprint, const netchan_options_t *options)
+{
+    netchan_chan_t *chan = calloc(1, sizeof(*chan));
+    if (chan == NULL) {
+        return NULL;
+    }
+    chan->ep = ep;
+    chan->dir = dir;
+    chan->type = type;
+    chan->name = strdup(name);
+    chan->type_name = strdup(type_name);
+    if (fingerprint != NULL) {
+        nc_format(chan->fingerprint, sizeof(chan->fingerprint), "%s", fingerprint);
+    }
+    if (options != NULL) {
+        chan->options = *options;
+    } else {
+        nc_options_defaults(&chan->options);
+    }
+    pthread_mutex_init(&chan->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&chan->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (chan->name == NULL || chan->type_name == NULL) {
+        nc_chan_destroy(chan);
+        return NULL;
+    }
+    return chan;
+}
+
+void nc_chan_destroy(netchan_chan_t *chan)
+{
+    if (chan == NULL) {
+        return;
+    }
+    while (chan->queue.count > 0) {
+        free(nc_ring_pop_front(&chan->queue));
+    }
+    nc_ring_free(&chan->queue);
+    while (chan->inbox.count > 0) {
+        free(nc_ring_pop_front(&chan->inbox));
+    }
+    nc_ring_free(&chan->inbox);
+    free(chan->verdicts.items);
+    free(chan->links);
+    free(chan->name);
+    free(chan->type_name);
+    pthread_mutex_destroy(&chan->mu);
+    pthread_cond_destroy(&chan->cond);
+    free(chan);
+}
+
+void nc_chan_broadcast(netchan_chan_t *chan)
+{
+    if (chan->waiters > 0) {
+        pthread_cond_broadcast(&chan->cond);
+    }
+}
+
+void nc_chan_set_error(netchan_chan_t *chan, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    if (vsnprintf(chan->errmsg, sizeof(chan->errmsg), format, args) < 0) {
+        chan->errmsg[0] = '\0';
+    }
+    va_end(args);
+}
+
+/* Records err and its detail on chan; the caller holds chan->mu. Returns err. */
+static netchan_err chan_error_locked(netchan_chan_t *chan, netchan_err err, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static netchan_err chan_error_locked(netchan_chan_t *chan, netchan_err err, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    if (vsnprintf(chan->errmsg, sizeof(chan->errmsg), format, args) < 0) {
+        chan->errmsg[0] = '\0';
+    }
+    va_end(args);
+    return err;
+}
+
+netchan_err nc_chan_fail(netchan_chan_t *chan, netchan_err err, const char *format, ...)
+{
+    pthread_mutex_lock(&chan->mu);
+    va_list args;
+    va_start(args, format);
+    if (vsnprintf(chan->errmsg, sizeof(chan->errmsg), format, args) < 0) {
+        chan->errmsg[0] = '\0';
+    }
+    va_end(args);
+    chan->failure = err;
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+    return err;
+}
+
+/* Waits on chan->cond until deadline (ms on the monotonic clock, -1 for none). The caller holds
+ * chan->mu. Returns false when the deadline has passed. */
+static bool chan_wait(netchan_chan_t *chan, int64_t deadline)
+{
+    chan->waiters++;
+    if (deadline < 0) {
+        pthread_cond_wait(&chan->cond, &chan->mu);
+        chan->waiters--;
+        return true;
+    }
+    int64_t now = nc_now_ms();
+    if (now >= deadline) {
+        chan->waiters--;
+        return false;
+    }
+    struct timespec until;
+    until.tv_sec = (time_t)(deadline / 1000);
+    until.tv_nsec = (long)(deadline % 1000) * 1000000L;
+    int rc = pthread_cond_timedwait(&chan->cond, &chan->mu, &until);
+    chan->waiters--;
+    return rc != ETIMEDOUT || nc_now_ms() < deadline;
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : nc_now_ms() + timeout_ms;
+}
+
+/* Returns the error for a blocking call that could not finish before its deadline. */
+static netchan_err timed_out(netchan_chan_t *chan, int timeout_ms, const char *operation)
+{
+    if (timeout_ms == 0) {
+        return chan_error_locked(chan, NETCHAN_EAGAIN, "%s on channel '%s' would block", operation,
+                                 chan->name);
+    }
+    return chan_error_locked(chan, NETCHAN_ETIMEDOUT, "%s on channel '%s' timed out after %d ms",
+                             operation, chan->name, timeout_ms);
+}
+
+/* ---- sending ---- */
+
+static netchan_err send_value(netchan_chan_t *chan, nc_value_t *value, int timeout_ms)
+{
+    int64_t deadline = deadline_after(timeout_ms);
+    netchan_err err = NETCHAN_OK;
+
+    pthread_mutex_lock(&chan->mu);
+    for (;;) {
+        if (chan->failure != NETCHAN_OK) {
+            err = chan->failure;
+            break;
+        }
+        if (chan->closed) {
+            err = chan_error_locked(chan, NETCHAN_ECLOSED, "channel '%s' is closed", chan->name);
+            break;
+        }
+        if (chan->pending < chan->options.capacity) {
+            break;
+        }
+        if (!chan_wait(chan, deadline)) {
+            err = timed_out(chan, timeout_ms, "send");
+            break;
+        }
+    }
+    if (err != NETCHAN_OK) {
+        pthread_mutex_unlock(&chan->mu);
+        free(value);
+        return err;
+    }
+    value->seq = ++chan->next_seq;
+    bool was_empty = chan->queue.count == 0;
+    if (nc_ring_push_back(&chan->queue, value) != 0) {
+        chan->next_seq--;
+        err = chan_error_locked(chan, NETCHAN_ENOMEM, "channel '%s': out of memory", chan->name);
+        pthread_mutex_unlock(&chan->mu);
+        free(value);
+        return err;
+    }
+    chan->pending++;
+    pthread_mutex_unlock(&chan->mu);
+
+    if (was_empty) {
+        nc_endpoint_wake(chan->ep);
+    }
+    return NETCHAN_OK;
+}
+
+static netchan_err check_sendable(netchan_chan_t *chan, size_t size)
+{
+    if (chan->dir != NETCHAN_SEND) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err = chan_error_locked(chan, NETCHAN_ESTATE,
+                                            "channel '%s' receives; it cannot send", chan->name);
+        pthread_mutex_unlock(&chan->mu);
+        return err;
+    }
+    if (size > chan->options.max_value_size) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err = chan_error_locked(
+            chan, NETCHAN_ETOOBIG, "value of %zu bytes exceeds the maximum of %u on channel '%s'",
+            size, chan->options.max_value_size, chan->name);
+        pthread_mutex_unlock(&chan->mu);
+        return err;
+    }
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_send_bytes(netchan_chan_t *chan, const void *data, size_t size, int timeout_ms)
+{
+    if (chan == NULL || (data == NULL && size > 0)) {
+        return NETCHAN_EINVAL;
+    }
+    netchan_err err = check_sendable(chan, size);
+    if (err != NETCHAN_OK) {
+        return err;
+    }
+    nc_value_t *value = nc_value_new(data, size);
+    if (value == NULL) {
+        return NETCHAN_ENOMEM;
+    }
+    return send_value(chan, value, timeout_ms);
+}
+
+netchan_err netchan_send(netchan_chan_t *chan, const ProtobufCMessage *msg, int timeout_ms)
+{
+    if (chan == NULL || msg == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    if (chan->type == NULL || msg->descriptor != chan->type) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err =
+            chan->type == NULL
+                ? chan_error_locked(chan, NETCHAN_ESTATE,
+                                    "channel '%s' carries bytes; use netchan_send_bytes()",
+                                    chan->name)
+                : chan_error_locked(chan, NETCHAN_EINVAL, "channel '%s' carries %s, not %s",
+                                    chan->name, chan->type_name, msg->descriptor->name);
+        pthread_mutex_unlock(&chan->mu);
+        return err;
+    }
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    netchan_err err = check_sendable(chan, size);
+    if (err != NETCHAN_OK) {
+        return err;
+    }
+    nc_value_t *value = nc_value_new(NULL, 0);
+    nc_value_t *sized = value != NULL ? realloc(value, sizeof(*value) + size) : NULL;
+    if (sized == NULL) {
+        free(value);
+        return NETCHAN_ENOMEM;
+    }
+    sized->size = (uint32_t)protobuf_c_message_pack(msg, sized->data);
+    return send_value(chan, sized, timeout_ms);
+}
+
+/* ---- receiving ---- */
+
+/* Takes the next value from the inbox, waiting up to timeout_ms. */
+static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t **value_p)
+{
+    if (chan->dir != NETCHAN_RECV) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err = chan_error_locked(chan, NETCHAN_ESTATE,
+                                            "channel '%s' sends; it cannot receive", chan->name);
+        pthread_mutex_unlock(&chan->mu);
+        return err;
+    }
+    int64_t deadline = deadline_after(timeout_ms);
+    netchan_err err = NETCHAN_OK;
+
+    pthread_mutex_lock(&chan->mu);
+    for (;;) {
+        if (chan->closed) {
+            err = chan_error_locked(chan, NETCHAN_ECLOSED, "channel '%s' is closed", chan->name);
+            break;
+        }
+        if (chan->inbox.count > 0) {
+            *value_p = nc_ring_pop_front(&chan->inbox);
+            break;
+        }
+        if (chan->eof) {
+            err = chan_error_locked(chan, NETCHAN_ECLOSED, "channel '%s' was closed by its sender",
+                                    chan->name);
+            break;
+        }
+        if (chan->failure != NETCHAN_OK) {
+            err = chan->failure;
+            break;
+        }
+        if (!chan_wait(chan, deadline)) {
+            err = timed_out(chan, timeout_ms, "receive");
+            break;
+        }
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return err;
+}
+
+/* Queues a verdict for value and wakes the engine if it is the first one waiting. */
+static void settle(netchan_chan_t *chan, const nc_value_t *value, nc_verdict_kind_t kind)
+{
+    pthread_mutex_lock(&chan->mu);
+    bool was_empty = chan->verdicts.count == 0;
+    nc_chan_add_verdict_locked(chan, value->link_key, value->seq, kind);
+    pthread_mutex_unlock(&chan->mu);
+    if (was_empty) {
+        nc_endpoint_wake(chan->ep);
+    }
+}
+
+netchan_err netchan_recv_msg(netchan_chan_t *chan, int timeout_ms, netchan_msg_t **msg_p)
+{
+    if (chan == NULL || msg_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    netchan_msg_t *msg = calloc(1, sizeof(*msg));
+    if (msg == NULL) {
+        return NETCHAN_ENOMEM;
+    }
+    nc_value_t *value = NULL;
+    netchan_err err = take_value(chan, timeout_ms, &value);
+    if (err != NETCHAN_OK) {
+        free(msg);
+        return err;
+    }
+    if (chan->options.explicit_ack) {
+        pthread_mutex_lock(&chan->mu);
+        chan->taken_unacked++;
+        pthread_mutex_unlock(&chan->mu);
+    } else {
+        settle(chan, value, NC_VERDICT_ACK);
+        msg->acked = true;
+    }
+    msg->chan = chan;
+    msg->value = value;
+    *msg_p = msg;
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage **msg_p)
+{
+    if (chan == NULL || msg_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    if (chan->type == NULL || chan->options.explicit_ack) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err = chan_error_locked(
+            chan, NETCHAN_ESTATE, "channel '%s' %s; use netchan_recv_msg()", chan->name,
+            chan->type == NULL ? "carries bytes" : "uses explicit acknowledgement");
+        pthread_mutex_unlock(&chan->mu);
+        return err;
+    }
+    int64_t deadline = deadline_after(timeout_ms);
+    for (;;) {
+        int remaining = timeout_ms;
+        if (deadline >= 0) {
+            int64_t left = deadline - nc_now_ms();
+            remaining = left > 0 ? (int)left : 0;
+        }
+        nc_value_t *value = NULL;
+        netchan_err err = take_value(chan, remaining, &value);
+        if (err != NETCHAN_OK) {
+            return err;
+        }
+        ProtobufCMessage *unpacked =
+            protobuf_c_message_unpack(chan->type, NULL, value->size, value->data);
+        if (unpacked != NULL) {
+            settle(chan, value, NC_VERDICT_ACK);
+            free(value);
+            *msg_p = unpacked;
+            return NETCHAN_OK;
+        }
+        /* Never delivered: the sender learns of it through the rejection. */
+        pthread_mutex_lock(&chan->mu);
+        chan->decode_failures++;
+        nc_chan_set_error(chan, "channel '%s': rejected value seq %llu that is not a valid %s",
+                          chan->name, (unsigned long long)value->seq, chan->type_name);
+        pthread_mutex_unlock(&chan->mu);
+        settle(chan, value, NC_VERDICT_REJECT);
+        free(value);
+    }
+}
+
+const uint8_t *netchan_msg_data(const netchan_msg_t *msg)
+{
+    return msg != NULL ? msg->value->data : NULL;
+}
+
+size_t netchan_msg_size(const netchan_msg_t *msg)
+{
+    return msg != NULL ? msg->value->size : 0;
+}
+
+uint32_t netchan_msg_attempts(const netchan_msg_t *msg)
+{
+    return msg != NULL ? msg->value->attempts : 0;
+}
+
+netchan_err netchan_msg_unpack(const netchan_msg_t *msg, ProtobufCMessage **out_p)
+{
+    if (msg == NULL || out_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    netchan_chan_t *chan = msg->chan;
+    if (chan->type == NULL) {
+        return NETCHAN_ESTATE;
+    }
+    ProtobufCMessage *unpacked =
+        protobuf_c_message_unpack(chan->type, NULL, msg->value->size, msg->value->data);
+    if (unpacked == NULL) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err = chan_error_locked(
+            chan, NETCHAN_EDECODE, "value seq %llu on channel '%s' is not a valid %s",
+            (unsigned long long)msg->value->seq, chan->name, chan->type_name);
+        pthread_mutex_unlock(&chan->mu);
+        return err;
+    }
+    *out_p = unpacked;
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_msg_ack(netchan_msg_t *msg)
+{
+    if (msg == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    netchan_chan_t *chan = msg->chan;
+    if (!chan->options.explicit_ack) {
+        return NETCHAN_ESTATE;
+    }
+    if (msg->acked) {
+        return NETCHAN_OK;
+    }
+    msg->acked = true;
+    pthread_mutex_lock(&chan->mu);
+    chan->taken_unacked--;
+    pthread_mutex_unlock(&chan->mu);
+    settle(chan, msg->value, NC_VERDICT_ACK);
+    return NETCHAN_OK;
+}
+
+void netchan_msg_destroy(netchan_msg_t **msg_p)
+{
+    if (msg_p == NULL || *msg_p == NULL) {
+        return;
+    }
+    free((*msg_p)->value);
+    free(*msg_p);
+    *msg_p = NULL;
+}
+
+/* ---- closing and draining ---- */
+
+netchan_err netchan_close(netchan_chan_t *chan)
+{
+    if (chan == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    pthread_mutex_lock(&chan->mu);
+    bool was_closed = chan->closed;
+    chan->closed = true;
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+    if (!was_closed) {
+        nc_endpoint_wake(chan->ep);
+    }
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_drain(netchan_chan_t *chan, int timeout_ms, uint64_t *pending_p)
+{
+    if (chan == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    int64_t deadline = deadline_after(timeout_ms);
+    netchan_err err = NETCHAN_OK;
+
+    pthread_mutex_lock(&chan->mu);
+    uint64_t *count = chan->dir == NETCHAN_SEND ? &chan->pending : &chan->unconfirmed;
+    while (*count > 0) {
+        if (chan->failure != NETCHAN_OK && chan->failure != NETCHAN_ECLOSED) {
+            err = chan->failure;
+            break;
+        }
+        if (!chan_wait(chan, deadline)) {
+            err = chan_error_locked(
+                chan, NETCHAN_ETIMEDOUT, "channel '%s': %llu value(s) still %s after %d ms",
+                chan->name, (unsigned long long)*count,
+                chan->dir == NETCHAN_SEND ? "unacknowledged" : "unconfirmed by the sender",
+                timeout_ms);
+            break;
+        }
+    }
+    if (err == NETCHAN_OK && chan->dir == NETCHAN_SEND && chan->rejected > 0) {
+        err = NETCHAN_EREJECTED; /* chan->errmsg names the rejected values */
+    }
+    if (pending_p != NULL) {
+        *pending_p = *count;
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return err;
+}
+
+uint64_t netchan_pending(netchan_chan_t *chan)
+{
+    if (chan == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&chan->mu);
+    uint64_t pending = chan->dir == NETCHAN_SEND ? chan->pending : chan->inbox.count;
+    pthread_mutex_unlock(&chan->mu);
+    return pending;
+}
+
+const char *netchan_chan_name(const netchan_chan_t *chan)
+{
+    return chan != NULL ? chan->name : NULL;
+}
+
+const char *netchan_chan_error(netchan_chan_t *chan)
+{
+    if (chan == NULL) {
+        return nc_thread_copy("no channel given");
+    }
+    pthread_mutex_lock(&chan->mu);
+    const char *copy = nc_thread_copy(chan->errmsg);
+    pthread_mutex_unlock(&chan->mu);
+    return copy;
+}

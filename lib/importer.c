@@ -1,0 +1,797 @@
+/* The importer: a DEALER socket whose routing id is its session id, talking to one exporter.
+ *
+ * Every (re)connection starts with Hello. The Welcome tells whether the exporter knew the
+ * session, whether the session had been lost meanwhile (its values taken back), and the
+ * exporter's instance, which changes when the exporter process restarts. The importer then binds
+ * every channel again, sends again the verdicts the exporter has not confirmed, and sends again
+ * the values it has in flight; both sides drop what they already have. */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nc.h"
+
+/* How long netchan_importer_destroy() waits for the exporter to confirm the end. */
+#define BYE_TIMEOUT_MS 1000
+
+typedef enum importer_phase {
+    PHASE_IDLE = 0,       /* no endpoint yet */
+    PHASE_CONNECTING = 1, /* waiting for Welcome */
+    PHASE_READY = 2,
+    PHASE_CLOSING = 3, /* Bye sent, waiting for the answer */
+} importer_phase_t;
+
+typedef struct importer_state {
+    uint8_t session_id[NC_SESSION_ID_SIZE];
+    importer_phase_t phase;
+    uint64_t instance; /* the exporter instance of the last Welcome, 0 before */
+    uint32_t exporter_timeout_ms;
+    int64_t last_heard;
+    int64_t last_ping;
+    int64_t last_hello;
+    uint32_t next_link_id;
+    bool has_endpoint;
+    bool ever_welcomed;
+    int64_t bye_deadline;
+    bool bye_reply_pending;
+} importer_state_t;
+
+struct netchan_importer {
+    nc_endpoint_t ep;
+};
+
+static importer_state_t *state_of(nc_endpoint_t *ep)
+{
+    return ep->role_state;
+}
+
+/* ---- transmission ---- */
+
+static int transmit(nc_endpoint_t *ep, nc_session_t *session, zmq_msg_t *msg)
+{
+    (void)session;
+    return zmq_msg_send(msg, ep->socket, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static nc_transport_t transport(nc_endpoint_t *ep)
+{
+    return (nc_transport_t){ep, NULL, transmit};
+}
+
+static int transport_for_link(nc_endpoint_t *ep, nc_link_t *link, nc_transport_t *tx)
+{
+    (void)link;
+    if (state_of(ep)->phase != PHASE_READY) {
+        return -1;
+    }
+    *tx = transport(ep);
+    return 0;
+}
+
+static void send_frame(nc_endpoint_t *ep, Netchan__Wire__Frame *frame)
+{
+    nc_transport_t tx = transport(ep);
+    (void)nc_send_frame(&tx, frame); /* a lost frame is repaired by the next resume */
+}
+
+static void send_hello(nc_endpoint_t *ep, int64_t now)
+{
+    importer_state_t *state = state_of(ep);
+    Netchan__Wire__Hello hello = NETCHAN__WIRE__HELLO__INIT;
+    hello.version = NC_PROTOCOL_VERSION;
+    hello.session.data = state->session_id;
+    hello.session.len = NC_SESSION_ID_SIZE;
+    hello.known_instance = state->instance;
+    hello.heartbeat_ms = ep->heartbeat_ms;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_HELLO;
+    frame.hello = &hello;
+    send_frame(ep, &frame);
+    state->last_hello = now;
+}
+
+static nc_link_t *chan_link(netchan_chan_t *chan)
+{
+    return chan->link_count > 0 ? chan->links[0] : NULL;
+}
+
+static void send_bind(nc_endpoint_t *ep, nc_link_t *link, bool resume)
+{
+    netchan_chan_t *chan = link->chan;
+    Netchan__Wire__Bind bind = NETCHAN__WIRE__BIND__INIT;
+    bind.link = link->id;
+    bind.channel = chan->name;
+    bind.direction = nc_dir_to_wire(chan->dir);
+    bind.type_name = chan->type_name;
+    bind.fingerprint = chan->fingerprint;
+    bind.window = chan->dir == NETCHAN_RECV ? chan->options.capacity : 0;
+    bind.max_value_size = chan->options.max_value_size;
+    bind.resume = resume;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_BIND;
+    frame.bind = &bind;
+    send_frame(ep, &frame);
+    link->granted = bind.window;
+}
+
+static void send_unbind(nc_endpoint_t *ep, nc_link_t *link)
+{
+    Netchan__Wire__Unbind unbind = NETCHAN__WIRE__UNBIND__INIT;
+    unbind.link = link->id;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_UNBIND;
+    frame.unbind = &unbind;
+    send_frame(ep, &frame);
+}
+
+static nc_link_t *find_link(nc_endpoint_t *ep, uint32_t id)
+{
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        nc_link_t *link = chan_link(ep->chans[i]);
+        if (link != NULL && link->id == id) {
+            return link;
+        }
+    }
+    return NULL;
+}
+
+/* ---- session handling ---- */
+
+/* Drops values the application has not taken from a link whose session the exporter lost: the
+ * exporter took them back and delivers them again, here or to another importer. */
+static void drop_untaken(nc_link_t *link)
+{
+    netchan_chan_t *chan = link->chan;
+    pthread_mutex_lock(&chan->mu);
+    size_t count = chan->inbox.count;
+    for (size_t i = 0; i < count; i++) {
+        nc_value_t *value = nc_ring_pop_front(&chan->inbox);
+        if (value->link_key == link->key) {
+            nc_seqset_remove(&link->seen, value->seq);
+            free(value);
+        } else {
+            (void)nc_ring_push_back(&chan->inbox, value);
+        }
+    }
+    pthread_mutex_unlock(&chan->mu);
+}
+
+static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
+{
+    importer_state_t *state = state_of(ep);
+    if (welcome->version != NC_PROTOCOL_VERSION) {
+        nc_endpoint_error(ep, NETCHAN_EPROTO,
+                          "the exporter speaks protocol version %u; this importer speaks %u",
+                          welcome->version, NC_PROTOCOL_VERSION);
+        return;
+    }
+    if (state->phase == PHASE_CLOSING) {
+        return;
+    }
+    bool restarted = state->instance != 0 && welcome->instance != state->instance;
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        nc_link_t *link = chan_link(ep->chans[i]);
+        if (link == NULL) {
+            continue;
+        }
+        if (link->sending) {
+            if (restarted) {
+                /* The new exporter knows nothing of what the old one received. */
+                nc_link_take_back(link, true);
+                link->window = 0;
+            }
+            link->resend_index = 0;
+            link->end_sent = false;
+            link->bound = false;
+        } else if (restarted) {
+            nc_link_reset_receiver(ep, link);
+        } else if (welcome->expired) {
+            drop_untaken(link);
+        }
+    }
+    state->instance = welcome->instance;
+    state->exporter_timeout_ms = welcome->timeout_ms;
+    state->phase = PHASE_READY;
+    state->ever_welcomed = true;
+    state->last_heard = nc_now_ms();
+
+    nc_transport_t tx = transport(ep);
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        nc_link_t *link = chan_link(ep->chans[i]);
+        if (link == NULL) {
+            continue;
+        }
+        send_bind(ep, link, link->bound && !restarted);
+        if (!link->sending) {
+            (void)nc_link_resend_records(&tx, link);
+            if (link->unbound) {
+                send_unbind(ep, link);
+            }
+        }
+    }
+}
+
+static void on_bound(nc_endpoint_t *ep, const Netchan__Wire__Bound *bound)
+{
+    nc_link_t *link = find_link(ep, bound->link);
+    if (link == NULL) {
+        return; /* an import that timed out meanwhile */
+    }
+    netchan_chan_t *chan = link->chan;
+    netchan_err err = nc_err_from_wire(bound->error);
+    pthread_mutex_lock(&chan->mu);
+    if (err != NETCHAN_OK) {
+        nc_chan_set_error(chan, "%s", bound->message);
+        chan->failure = err;
+    } else {
+        link->bound = true;
+        if (link->sending) {
+            link->window = bound->window < NC_MAX_CAPACITY ? bound->window : NC_MAX_CAPACITY;
+            link->peer_max_value_size = bound->max_value_size;
+        }
+    }
+    chan->bind_done = true;
+    chan->bind_result = err;
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+}
+
+static void on_error(nc_endpoint_t *ep, const Netchan__Wire__Error *error)
+{
+    importer_state_t *state = state_of(ep);
+    if (error->code == NETCHAN__WIRE__ERROR_CODE__ERROR_NO_SESSION) {
+        if (state->phase == PHASE_READY) {
+            state->phase = PHASE_CONNECTING;
+            send_hello(ep, nc_now_ms());
+        }
+        return;
+    }
+    nc_link_t *link = error->link != 0 ? find_link(ep, error->link) : NULL;
+    if (link != NULL) {
+        nc_chan_fail(link->chan, nc_err_from_wire(error->code), "exporter reported on '%s': %s",
+                     link->chan->name, error->message);
+    } else {
+        nc_endpoint_error(ep, nc_err_from_wire(error->code), "exporter reported: %s",
+                          error->message);
+    }
+}
+
+/* Returns the link for a frame when it exists with the expected role. */
+static nc_link_t *expect_link(nc_endpoint_t *ep, uint32_t id, bool sending)
+{
+    nc_link_t *link = find_link(ep, id);
+    return link != NULL && link->sending == sending ? link : NULL;
+}
+
+static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
+{
+    importer_state_t *state = state_of(ep);
+    if (count != 1) {
+        return;
+    }
+    Netchan__Wire__Frame *frame = nc_frame_decode(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
+    if (frame == NULL) {
+        nc_endpoint_error(ep, NETCHAN_EPROTO, "malformed frame from the exporter ignored");
+        return;
+    }
+    state->last_heard = nc_now_ms();
+    if (state->phase != PHASE_READY && frame->body_case != NETCHAN__WIRE__FRAME__BODY_WELCOME &&
+        frame->body_case != NETCHAN__WIRE__FRAME__BODY_BYE &&
+        frame->body_case != NETCHAN__WIRE__FRAME__BODY_ERROR) {
+        nc_frame_free(frame); /* left from before the reconnect; the resume repeats it */
+        return;
+    }
+
+    nc_transport_t tx = transport(ep);
+    nc_link_t *link;
+    switch (frame->body_case) {
+    case NETCHAN__WIRE__FRAME__BODY_WELCOME:
+        on_welcome(ep, frame->welcome);
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_BOUND:
+        on_bound(ep, frame->bound);
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_DATA:
+        if ((link = expect_link(ep, frame->data->link, false)) != NULL) {
+            nc_link_on_data(&tx, link, frame->data);
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_ACK:
+        if ((link = expect_link(ep, frame->ack->link, true)) != NULL) {
+            nc_link_on_ack(link, frame->ack);
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_ACK_CONFIRM:
+        if ((link = expect_link(ep, frame->ack_confirm->link, false)) != NULL) {
+            nc_link_on_confirm(link, frame->ack_confirm->ack_no);
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_WINDOW:
+        if ((link = expect_link(ep, frame->window->link, true)) != NULL) {
+            link->window =
+                frame->window->window < NC_MAX_CAPACITY ? frame->window->window : NC_MAX_CAPACITY;
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_END:
+        if ((link = expect_link(ep, frame->end->link, false)) != NULL) {
+            nc_link_on_end(link);
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_UNBIND:
+        if ((link = expect_link(ep, frame->unbind->link, true)) != NULL) {
+            link->unbound = true;
+            nc_chan_fail(link->chan, NETCHAN_ECLOSED, "the exporter closed channel '%s'",
+                         link->chan->name);
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_PING: {
+        Netchan__Wire__Pong pong = NETCHAN__WIRE__PONG__INIT;
+        pong.nonce = frame->ping->nonce;
+        Netchan__Wire__Frame reply = NETCHAN__WIRE__FRAME__INIT;
+        reply.body_case = NETCHAN__WIRE__FRAME__BODY_PONG;
+        reply.pong = &pong;
+        send_frame(ep, &reply);
+        break;
+    }
+    case NETCHAN__WIRE__FRAME__BODY_PONG:
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_BYE:
+        if (state->phase == PHASE_CLOSING && state->bye_reply_pending) {
+            state->bye_reply_pending = false;
+            nc_engine_reply(ep, NETCHAN_OK);
+        }
+        break;
+    case NETCHAN__WIRE__FRAME__BODY_ERROR:
+        on_error(ep, frame->error);
+        break;
+    default:
+        nc_endpoint_error(ep, NETCHAN_EPROTO, "unexpected frame from the exporter ignored");
+        break;
+    }
+    nc_frame_free(frame);
+}
+
+static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event)
+{
+    importer_state_t *state = state_of(ep);
+    if (state->phase == PHASE_CLOSING) {
+        return;
+    }
+    if (event == ZMQ_EVENT_CONNECTED || event == ZMQ_EVENT_ACCEPTED) {
+        state->phase = PHASE_CONNECTING;
+        send_hello(ep, nc_now_ms());
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        state->phase = PHASE_CONNECTING;
+    }
+}
+
+/* Hands the values of a closed receiving channel back and tells the exporter to stop. */
+static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
+{
+    nc_link_t *link = chan_link(chan);
+    pthread_mutex_lock(&chan->mu);
+    while (chan->inbox.count > 0) {
+        nc_value_t *value = nc_ring_pop_front(&chan->inbox);
+        nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        free(value);
+    }
+    pthread_mutex_unlock(&chan->mu);
+    nc_chan_flush_verdicts(ep, chan, transport_for_link);
+    if (link != NULL) {
+        link->unbound = true;
+        if (state_of(ep)->phase == PHASE_READY) {
+            send_unbind(ep, link);
+        }
+    }
+}
+
+static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
+{
+    importer_state_t *state = state_of(ep);
+    nc_link_t *link = chan_link(chan);
+    if (link == NULL) {
+        return false;
+    }
+    if (!link->sending) {
+        nc_chan_flush_verdicts(ep, chan, transport_for_link);
+        pthread_mutex_lock(&chan->mu);
+        bool closed = chan->closed;
+        pthread_mutex_unlock(&chan->mu);
+        if (closed && !chan->engine_closed_seen) {
+            chan->engine_closed_seen = true;
+            close_receiving(ep, chan);
+        }
+        return false;
+    }
+    if (state->phase != PHASE_READY) {
+        return false;
+    }
+    nc_transport_t tx = transport(ep);
+    int sent = nc_link_pump(&tx, link, now);
+    (void)nc_link_send_confirm(&tx, link);
+    if (nc_link_end_due(link)) {
+        (void)nc_link_send_end(&tx, link);
+    }
+    return sent >= NC_BATCH_VALUES;
+}
+
+static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
+{
+    importer_state_t *state = state_of(ep);
+    if (state->phase == PHASE_CLOSING) {
+        if (state->bye_reply_pending && now >= state->bye_deadline) {
+            state->bye_reply_pending = false;
+            nc_engine_reply(ep, NETCHAN_ETIMEDOUT);
+        }
+        return 10;
+    }
+    if (state->has_endpoint) {
+        if (state->phase == PHASE_CONNECTING && now - state->last_hello >= ep->heartbeat_ms) {
+            send_hello(ep, now);
+        }
+        if (state->phase == PHASE_READY) {
+            if (now - state->last_ping >= ep->heartbeat_ms) {
+                Netchan__Wire__Ping ping = NETCHAN__WIRE__PING__INIT;
+                Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+                frame.body_case = NETCHAN__WIRE__FRAME__BODY_PING;
+                frame.ping = &ping;
+                send_frame(ep, &frame);
+                state->last_ping = now;
+            }
+            if (now - state->last_heard > (int64_t)ep->timeout_ms) {
+                state->phase = PHASE_CONNECTING;
+                nc_endpoint_error(ep, NETCHAN_ETIMEDOUT, "exporter silent for %u ms; reconnecting",
+                                  ep->timeout_ms);
+            }
+        }
+    }
+
+    bool busy = false;
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        if (service_channel(ep, ep->chans[i], now)) {
+            busy = true;
+        }
+    }
+    if (busy) {
+        return 0;
+    }
+    int64_t wait = ep->heartbeat_ms / 2;
+    return wait > 0 ? wait : 1;
+}
+
+static int importer_start(nc_endpoint_t *ep)
+{
+    importer_state_t *state = calloc(1, sizeof(*state));
+    if (state == NULL) {
+        return -1;
+    }
+    ep->role_state = state;
+    for (size_t i = 0; i < NC_SESSION_ID_SIZE; i++) {
+        state->session_id[i] = (uint8_t)randof(256);
+    }
+    state->session_id[0] |= 0x80; /* libzmq reserves routing ids that start with a zero byte */
+    state->next_link_id = 1;
+
+    ep->socket = zmq_socket(zsys_init(), ZMQ_DEALER);
+    if (ep->socket == NULL) {
+        return -1;
+    }
+    int one = 1;
+    int zero = 0;
+    int hwm = 100000;
+    int reconnect_max = 1000;
+    int64_t max_size = NC_MAX_MESSAGE_SIZE;
+    zmq_setsockopt(ep->socket, ZMQ_ROUTING_ID, state->session_id, NC_SESSION_ID_SIZE);
+    zmq_setsockopt(ep->socket, ZMQ_IMMEDIATE, &one, sizeof(one));
+    zmq_setsockopt(ep->socket, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(ep->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(ep->socket, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(ep->socket, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size));
+    zmq_setsockopt(ep->socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof(reconnect_max));
+
+    char address[64];
+    nc_format(address, sizeof(address), "inproc://netchan-monitor-%p", (void *)ep);
+    if (zmq_socket_monitor(ep->socket, address,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) ==
+        0) {
+        ep->monitor = zmq_socket(zsys_init(), ZMQ_PAIR);
+        if (ep->monitor != NULL && zmq_connect(ep->monitor, address) != 0) {
+            zmq_close(ep->monitor);
+            ep->monitor = NULL;
+        }
+    }
+    return 0;
+}
+
+static void importer_stop(nc_endpoint_t *ep)
+{
+    free(ep->role_state);
+    ep->role_state = NULL;
+    if (ep->monitor != NULL) {
+        zmq_socket_monitor(ep->socket, NULL, 0);
+        zmq_close(ep->monitor);
+        ep->monitor = NULL;
+    }
+    if (ep->socket != NULL) {
+        zmq_close(ep->socket);
+        ep->socket = NULL;
+    }
+}
+
+static void set_zmtp_heartbeat(nc_endpoint_t *ep)
+{
+    int interval = (int)ep->heartbeat_ms;
+    int timeout = (int)ep->timeout_ms;
+    int ttl = (int)ep->timeout_ms;
+    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_IVL, &interval, sizeof(interval));
+    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
+    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl));
+}
+
+/* Starts the graceful end: values not taken go back, verdicts are flushed, Bye is sent. The
+ * reply to the command comes when the exporter answers Bye or the wait runs out. */
+static int begin_bye(nc_endpoint_t *ep)
+{
+    importer_state_t *state = state_of(ep);
+    if (state->phase != PHASE_READY) {
+        return NETCHAN_OK;
+    }
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        netchan_chan_t *chan = ep->chans[i];
+        nc_link_t *link = chan_link(chan);
+        if (link != NULL && !link->sending) {
+            close_receiving(ep, chan);
+        }
+    }
+    Netchan__Wire__Bye bye = NETCHAN__WIRE__BYE__INIT;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_BYE;
+    frame.bye = &bye;
+    send_frame(ep, &frame);
+    state->phase = PHASE_CLOSING;
+    state->bye_deadline = nc_now_ms() + BYE_TIMEOUT_MS;
+    state->bye_reply_pending = true;
+    return -1;
+}
+
+static int importer_on_command(nc_endpoint_t *ep, const char *command, const char *text,
+                               void *pointer)
+{
+    importer_state_t *state = state_of(ep);
+    if (strcmp(command, "BIND") == 0 || strcmp(command, "CONNECT") == 0) {
+        bool bind = command[0] == 'B';
+        if (state->has_endpoint) {
+            return nc_endpoint_error(ep, NETCHAN_ESTATE,
+                                     "importer already has an endpoint; it talks to one exporter");
+        }
+        set_zmtp_heartbeat(ep);
+        int rc = bind ? zmq_bind(ep->socket, text) : zmq_connect(ep->socket, text);
+        if (rc != 0) {
+            return nc_endpoint_error(ep, NETCHAN_EENDPOINT, "cannot %s importer to '%s': %s",
+                                     bind ? "bind" : "connect", text, zmq_strerror(errno));
+        }
+        if (bind) {
+            size_t size = sizeof(ep->last_endpoint);
+            zmq_getsockopt(ep->socket, ZMQ_LAST_ENDPOINT, ep->last_endpoint, &size);
+        }
+        state->has_endpoint = true;
+        state->phase = PHASE_CONNECTING;
+        send_hello(ep, nc_now_ms());
+        return NETCHAN_OK;
+    }
+    if (strcmp(command, "IMPORT") == 0) {
+        netchan_chan_t *chan = pointer;
+        for (size_t i = 0; i < ep->chan_count; i++) {
+            if (strcmp(ep->chans[i]->name, chan->name) == 0) {
+                return nc_endpoint_error(ep, NETCHAN_EEXIST, "channel '%s' is already imported",
+                                         chan->name);
+            }
+        }
+        nc_link_t *link = nc_link_new(ep, chan, state->next_link_id++, chan->dir == NETCHAN_SEND);
+        if (link == NULL || nc_chan_add_link(chan, link) != 0 ||
+            nc_endpoint_add_channel(ep, chan) != NETCHAN_OK) {
+            if (link != NULL) {
+                nc_chan_remove_link(chan, link);
+                nc_link_free(ep, link);
+            }
+            return nc_endpoint_error(ep, NETCHAN_ENOMEM, "out of memory");
+        }
+        if (state->phase == PHASE_READY) {
+            send_bind(ep, link, false);
+        }
+        return NETCHAN_OK;
+    }
+    if (strcmp(command, "UNIMPORT") == 0) {
+        netchan_chan_t *chan = pointer;
+        nc_link_t *link = chan_link(chan);
+        if (link != NULL) {
+            if (state->phase == PHASE_READY) {
+                send_unbind(ep, link);
+            }
+            nc_chan_remove_link(chan, link);
+            nc_link_free(ep, link);
+        }
+        nc_endpoint_remove_channel(ep, chan);
+        return NETCHAN_OK;
+    }
+    if (strcmp(command, "BYE") == 0) {
+        return begin_bye(ep);
+    }
+    return nc_endpoint_error(ep, NETCHAN_EINVAL, "unknown engine command '%s'", command);
+}
+
+const nc_role_ops_t nc_importer_ops = {
+    .start = importer_start,
+    .stop = importer_stop,
+    .on_message = importer_on_message,
+    .on_monitor_event = importer_on_monitor_event,
+    .on_command = importer_on_command,
+    .tick = importer_tick,
+};
+
+/* ---- public API ---- */
+
+netchan_err netchan_importer_new(netchan_importer_t **importer_p)
+{
+    if (importer_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    netchan_importer_t *importer = calloc(1, sizeof(*importer));
+    if (importer == NULL) {
+        return NETCHAN_ENOMEM;
+    }
+    netchan_err err = nc_endpoint_init(&importer->ep, NC_IMPORTER);
+    if (err != NETCHAN_OK) {
+        nc_endpoint_fini(&importer->ep);
+        free(importer);
+        return err;
+    }
+    *importer_p = importer;
+    return NETCHAN_OK;
+}
+
+void netchan_importer_destroy(netchan_importer_t **importer_p)
+{
+    if (importer_p == NULL || *importer_p == NULL) {
+        return;
+    }
+    netchan_importer_t *importer = *importer_p;
+    (void)nc_endpoint_command(&importer->ep, "BYE", NULL, NULL);
+    nc_endpoint_fini(&importer->ep);
+    free(importer);
+    *importer_p = NULL;
+}
+
+netchan_err netchan_importer_set_heartbeat(netchan_importer_t *importer, uint32_t interval_ms,
+                                           uint32_t timeout_ms)
+{
+    if (importer == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_endpoint_set_heartbeat(&importer->ep, interval_ms, timeout_ms);
+}
+
+netchan_err netchan_importer_connect(netchan_importer_t *importer, const char *endpoint)
+{
+    if (importer == NULL || endpoint == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_endpoint_command(&importer->ep, "CONNECT", endpoint, NULL);
+}
+
+netchan_err netchan_importer_bind(netchan_importer_t *importer, const char *endpoint)
+{
+    if (importer == NULL || endpoint == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_endpoint_command(&importer->ep, "BIND", endpoint, NULL);
+}
+
+netchan_err netchan_importer_endpoint(netchan_importer_t *importer, char *buffer, size_t size)
+{
+    if (importer == NULL || buffer == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_endpoint_last(&importer->ep, buffer, size);
+}
+
+const char *netchan_importer_error(netchan_importer_t *importer)
+{
+    return importer != NULL ? nc_endpoint_error_text(&importer->ep)
+                            : nc_thread_copy("no importer given");
+}
+
+/* Creates a channel, registers it with the engine and waits for the exporter's answer. */
+static netchan_err import_channel(netchan_importer_t *importer, const char *name,
+                                  netchan_dir direction, const ProtobufCMessageDescriptor *type,
+                                  const char *type_name, const char *fingerprint,
+                                  const netchan_options_t *options, int timeout_ms,
+                                  netchan_chan_t **chan_p)
+{
+    if (importer == NULL || chan_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    nc_endpoint_t *ep = &importer->ep;
+    netchan_err err = nc_check_channel_args(ep, name, direction);
+    if (err != NETCHAN_OK) {
+        return err;
+    }
+    netchan_chan_t *chan = nc_chan_new(
+        ep, name, direction, type, type_name != NULL ? type_name : "bytes", fingerprint, options);
+    if (chan == NULL) {
+        return nc_endpoint_error(ep, NETCHAN_ENOMEM, "out of memory");
+    }
+    err = nc_endpoint_command(ep, "IMPORT", NULL, chan);
+    if (err != NETCHAN_OK) {
+        nc_chan_destroy(chan);
+        return err;
+    }
+
+    int64_t deadline = timeout_ms < 0 ? -1 : nc_now_ms() + timeout_ms;
+    pthread_mutex_lock(&chan->mu);
+    chan->waiters++;
+    while (!chan->bind_done) {
+        if (deadline < 0) {
+            pthread_cond_wait(&chan->cond, &chan->mu);
+            continue;
+        }
+        int64_t now = nc_now_ms();
+        if (now >= deadline) {
+            break;
+        }
+        struct timespec until = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L};
+        pthread_cond_timedwait(&chan->cond, &chan->mu, &until);
+    }
+    chan->waiters--;
+    bool done = chan->bind_done;
+    err = done ? chan->bind_result : NETCHAN_ETIMEDOUT;
+    if (err != NETCHAN_OK && done) {
+        nc_endpoint_error(ep, err, "%s", chan->errmsg);
+    }
+    pthread_mutex_unlock(&chan->mu);
+
+    if (err == NETCHAN_ETIMEDOUT) {
+        nc_endpoint_error(ep, err,
+                          "no exporter answered the bind of channel '%s' within %d ms; is an "
+                          "exporter listening at the endpoint?",
+                          name, timeout_ms);
+    }
+    if (err != NETCHAN_OK) {
+        (void)nc_endpoint_command(ep, "UNIMPORT", NULL, chan);
+        nc_chan_destroy(chan);
+        return err;
+    }
+    *chan_p = chan;
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_import_bytes(netchan_importer_t *importer, const char *name,
+                                 netchan_dir direction, const char *type_name,
+                                 const char *fingerprint, const netchan_options_t *options,
+                                 int timeout_ms, netchan_chan_t **chan_p)
+{
+    return import_channel(importer, name, direction, NULL, type_name, fingerprint, options,
+                          timeout_ms, chan_p);
+}
+
+netchan_err netchan_import(netchan_importer_t *importer, const char *name, netchan_dir direction,
+                           const ProtobufCMessageDescriptor *type, const netchan_options_t *options,
+                           int timeout_ms, netchan_chan_t **chan_p)
+{
+    if (importer == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    if (type == NULL) {
+        return nc_endpoint_error(&importer->ep, NETCHAN_EINVAL,
+                                 "no type given for channel '%s'; use netchan_import_bytes() "
+                                 "for untyped values",
+                                 name != NULL ? name : "");
+    }
+    char fingerprint[17];
+    nc_fingerprint(type, fingerprint);
+    return import_channel(importer, name, direction, type, type->name, fingerprint, options,
+                          timeout_ms, chan_p);
+}

@@ -1,0 +1,882 @@
+/* The per-link protocol, the same on both roles: the sender's window, batching, acknowledgement
+ * and redelivery, and the receiver's duplicate detection, verdicts and their confirmation.
+ *
+ * NB: a value stays owned by its sending engine from netchan_send() until an Ack removes it from
+ * a link's in-flight list. Every path that drops a link puts its in-flight values back into the
+ * channel queue (nc_link_take_back), which is how no value is lost when a receiver is. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nc.h"
+
+int nc_send_frame(const nc_transport_t *tx, const Netchan__Wire__Frame *frame)
+{
+    size_t size = netchan__wire__frame__get_packed_size(frame);
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, size) != 0) {
+        return -1;
+    }
+    netchan__wire__frame__pack(frame, zmq_msg_data(&msg));
+    int rc = tx->transmit(tx->ep, tx->session, &msg);
+    if (rc != 0) {
+        int saved = errno;
+        zmq_msg_close(&msg);
+        errno = saved;
+    }
+    return rc;
+}
+
+/* ---- sender role ---- */
+
+static int compare_by_seq(const void *a, const void *b)
+{
+    const nc_value_t *x = *(nc_value_t *const *)a;
+    const nc_value_t *y = *(nc_value_t *const *)b;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Merges values (any order) into chan's queue so that the queue stays sorted by seq, which
+ * puts values taken back from a lost receiver before every newer value. */
+static void requeue_values(netchan_chan_t *chan, nc_value_t **values, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    qsort(values, n, sizeof(*values), compare_by_seq);
+
+    pthread_mutex_lock(&chan->mu);
+    nc_ring_t merged = {0};
+    size_t i = 0;
+    bool failed = false;
+    while (!failed && (i < n || chan->queue.count > 0)) {
+        nc_value_t *next;
+        if (chan->queue.count == 0 ||
+            (i < n && values[i]->seq < ((nc_value_t *)nc_ring_at(&chan->queue, 0))->seq)) {
+            next = values[i++];
+        } else {
+            next = nc_ring_pop_front(&chan->queue);
+        }
+        failed = nc_ring_push_back(&merged, next) != 0;
+        if (failed) {
+            /* Out of memory while merging: push the value back where it came from, so nothing
+             * is lost; the queue then holds it out of order, which is still delivered. */
+            (void)nc_ring_push_front(&chan->queue, next);
+        }
+    }
+    if (failed) {
+        while (i < n) {
+            (void)nc_ring_push_front(&chan->queue, values[i++]);
+        }
+        while (merged.count > 0) {
+            (void)nc_ring_push_front(&chan->queue, nc_ring_at(&merged, merged.count - 1));
+            merged.count--;
+        }
+        nc_ring_free(&merged);
+    } else {
+        nc_ring_free(&chan->queue);
+        chan->queue = merged;
+    }
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+}
+
+void nc_link_take_back(nc_link_t *link, bool count_attempt)
+{
+    size_t n = link->inflight.count;
+    if (n == 0) {
+        link->resend_index = 0;
+        return;
+    }
+    nc_value_t **values = malloc(n * sizeof(*values));
+    if (values == NULL) {
+        /* Keep them in flight; a later take-back or acknowledgement settles them. */
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nc_value_t *value = nc_ring_pop_front(&link->inflight);
+        if (!count_attempt && value->attempts > 0) {
+            value->attempts--;
+        }
+        values[i] = value;
+    }
+    link->resend_index = 0;
+    requeue_values(link->chan, values, n);
+    free(values);
+}
+
+static void seqset_from_ranges(nc_seqset_t *set, Netchan__Wire__SeqRange **ranges, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        (void)nc_seqset_add_range(set, ranges[i]->first, ranges[i]->last);
+    }
+}
+
+/* Removes values that an Ack names but that are no longer in flight on this link: they were
+ * taken back when the link's session was lost and wait in the queue, still marked as last sent
+ * here. Only those are removed, so a peer cannot acknowledge values it never received. */
+static uint64_t settle_from_queue(nc_link_t *link, const nc_seqset_t *acked)
+{
+    netchan_chan_t *chan = link->chan;
+    uint64_t settled = 0;
+    nc_ring_t kept = {0};
+
+    pthread_mutex_lock(&chan->mu);
+    size_t n = chan->queue.count;
+    for (size_t i = 0; i < n; i++) {
+        nc_value_t *value = nc_ring_pop_front(&chan->queue);
+        if (value->link_key == link->key && nc_seqset_contains(acked, value->seq)) {
+            free(value);
+            settled++;
+        } else if (nc_ring_push_back(&kept, value) != 0) {
+            (void)nc_ring_push_back(&chan->queue, value); /* keeps order: rest follow it */
+        }
+    }
+    if (chan->queue.count == 0) {
+        nc_ring_free(&chan->queue);
+        chan->queue = kept;
+    } else {
+        while (kept.count > 0) {
+            (void)nc_ring_push_front(&chan->queue, nc_ring_at(&kept, kept.count - 1));
+            kept.count--;
+        }
+        nc_ring_free(&kept);
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return settled;
+}
+
+void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
+{
+    netchan_chan_t *chan = link->chan;
+    nc_seqset_t acked = {0};
+    nc_seqset_t returned = {0};
+    nc_seqset_t rejected = {0};
+    seqset_from_ranges(&acked, ack->acked, ack->n_acked);
+    seqset_from_ranges(&returned, ack->returned, ack->n_returned);
+    seqset_from_ranges(&rejected, ack->rejected, ack->n_rejected);
+
+    uint64_t wanted =
+        nc_seqset_size(&acked) + nc_seqset_size(&returned) + nc_seqset_size(&rejected);
+    uint64_t n_acked = 0;
+    uint64_t n_rejected = 0;
+    uint64_t first_rejected = 0;
+    size_t n_back = 0;
+    nc_value_t **back = NULL;
+    if (ack->n_returned > 0) {
+        back = malloc(link->inflight.count * sizeof(*back) + 1);
+    }
+
+    /* Walk the in-flight list once, keeping what the Ack does not name. Acks mostly name a
+     * prefix, so the walk stops as soon as every named value has been found. */
+    size_t count = link->inflight.count;
+    size_t kept = 0;
+    size_t i = 0;
+    for (; i < count && n_acked + n_rejected + n_back < wanted; i++) {
+        nc_value_t *value = nc_ring_at(&link->inflight, i);
+        if (nc_seqset_contains(&acked, value->seq)) {
+            nc_seqset_remove(&acked, value->seq);
+            free(value);
+            n_acked++;
+        } else if (nc_seqset_contains(&rejected, value->seq)) {
+            if (first_rejected == 0) {
+                first_rejected = value->seq;
+            }
+            free(value);
+            n_rejected++;
+        } else if (back != NULL && nc_seqset_contains(&returned, value->seq)) {
+            back[n_back++] = value;
+        } else {
+            nc_ring_set(&link->inflight, kept++, value);
+        }
+    }
+    size_t removed = i - kept;
+    for (; i < count; i++) {
+        nc_ring_set(&link->inflight, kept++, nc_ring_at(&link->inflight, i));
+    }
+    link->inflight.count = kept;
+    link->resend_index = link->resend_index > removed ? link->resend_index - removed : 0;
+    if (link->resend_index > kept) {
+        link->resend_index = kept;
+    }
+
+    if (acked.count > 0) {
+        n_acked += settle_from_queue(link, &acked);
+    }
+
+    if (n_back > 0) {
+        for (size_t j = 0; j < n_back; j++) {
+            if (back[j]->attempts > 0) {
+                back[j]->attempts--; /* handed back unseen: that delivery did not count */
+            }
+        }
+        requeue_values(chan, back, n_back);
+    }
+    free(back);
+
+    if (n_acked + n_rejected > 0) {
+        pthread_mutex_lock(&chan->mu);
+        chan->pending -= n_acked + n_rejected;
+        chan->rejected += n_rejected;
+        if (n_rejected > 0) {
+            nc_format(chan->errmsg, sizeof(chan->errmsg),
+                      "channel '%s': the receiver rejected %llu value(s) starting at seq %llu: %s",
+                      chan->name, (unsigned long long)n_rejected,
+                      (unsigned long long)first_rejected,
+                      ack->reject_reason[0] ? ack->reject_reason : "no reason given");
+        }
+        nc_chan_broadcast(chan);
+        pthread_mutex_unlock(&chan->mu);
+    }
+
+    if (ack->ack_no > link->last_ack_no) {
+        link->last_ack_no = ack->ack_no;
+    }
+    link->confirm_due = true;
+    nc_seqset_free(&acked);
+    nc_seqset_free(&returned);
+    nc_seqset_free(&rejected);
+}
+
+/* Sends values[0..n) in one Data frame. */
+static int send_data(const nc_transport_t *tx, nc_link_t *link, nc_value_t **values, size_t n)
+{
+    Netchan__Wire__Value wire[NC_BATCH_VALUES];
+    Netchan__Wire__Value *pointers[NC_BATCH_VALUES];
+    for (size_t i = 0; i < n; i++) {
+        netchan__wire__value__init(&wire[i]);
+        wire[i].seq = values[i]->seq;
+        wire[i].attempts = values[i]->attempts;
+        wire[i].payload.data = values[i]->data;
+        wire[i].payload.len = values[i]->size;
+        pointers[i] = &wire[i];
+    }
+    Netchan__Wire__Data data = NETCHAN__WIRE__DATA__INIT;
+    data.link = link->id;
+    data.n_values = n;
+    data.values = pointers;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_DATA;
+    frame.data = &data;
+    return nc_send_frame(tx, &frame);
+}
+
+/* Sends in-flight values from resend_index on, after a reconnect. */
+static int resend_inflight(const nc_transport_t *tx, nc_link_t *link, int64_t now)
+{
+    while (link->resend_index < link->inflight.count) {
+        nc_value_t *batch[NC_BATCH_VALUES];
+        size_t n = 0;
+        size_t bytes = 0;
+        while (link->resend_index + n < link->inflight.count && n < NC_BATCH_VALUES &&
+               bytes < NC_BATCH_BYTES) {
+            batch[n] = nc_ring_at(&link->inflight, link->resend_index + n);
+            bytes += batch[n]->size;
+            n++;
+        }
+        if (send_data(tx, link, batch, n) != 0) {
+            if (errno == EAGAIN) {
+                link->retry_at = now + 2;
+                return 0;
+            }
+            return -1;
+        }
+        link->resend_index += n;
+    }
+    return 0;
+}
+
+/* Takes up to room values from the queue that fit one batch. Values larger than the receiver
+ * accepts are rejected here, so the application learns of them from the channel. */
+static size_t take_batch(netchan_chan_t *chan, nc_link_t *link, nc_value_t **batch, size_t room)
+{
+    size_t n = 0;
+    size_t bytes = 0;
+    uint64_t too_big = 0;
+    uint64_t too_big_seq = 0;
+    uint32_t too_big_size = 0;
+
+    pthread_mutex_lock(&chan->mu);
+    while (n < room && n < NC_BATCH_VALUES && bytes < NC_BATCH_BYTES && chan->queue.count > 0) {
+        nc_value_t *value = nc_ring_pop_front(&chan->queue);
+        if (link->peer_max_value_size != 0 && value->size > link->peer_max_value_size) {
+            too_big++;
+            too_big_seq = value->seq;
+            too_big_size = value->size;
+            free(value);
+            continue;
+        }
+        batch[n++] = value;
+        bytes += value->size;
+    }
+    if (too_big > 0) {
+        chan->pending -= too_big;
+        chan->rejected += too_big;
+        nc_format(chan->errmsg, sizeof(chan->errmsg),
+                  "channel '%s': value seq %llu of %u bytes exceeds the receiver's maximum value "
+                  "size of %u bytes and was rejected",
+                  chan->name, (unsigned long long)too_big_seq, too_big_size,
+                  link->peer_max_value_size);
+        nc_chan_broadcast(chan);
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return n;
+}
+
+int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now)
+{
+    if (!link->sending || !link->bound || link->unbound || link->retry_at > now) {
+        return 0;
+    }
+    if (resend_inflight(tx, link, now) != 0) {
+        return -1;
+    }
+    if (link->resend_index < link->inflight.count || link->end_sent) {
+        return 0;
+    }
+
+    netchan_chan_t *chan = link->chan;
+    int sent = 0;
+    while (link->inflight.count < link->window) {
+        nc_value_t *batch[NC_BATCH_VALUES];
+        size_t n = take_batch(chan, link, batch, link->window - link->inflight.count);
+        if (n == 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->attempts++;
+            batch[i]->link_key = link->key;
+        }
+        if (send_data(tx, link, batch, n) != 0) {
+            int saved = errno;
+            for (size_t i = 0; i < n; i++) {
+                batch[i]->attempts--;
+            }
+            requeue_values(chan, batch, n);
+            if (saved == EAGAIN) {
+                link->retry_at = now + 2;
+                return sent;
+            }
+            errno = saved;
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            /* Cannot fail: the ring only grows while window exceeds its count. */
+            if (nc_ring_push_back(&link->inflight, batch[i]) != 0) {
+                requeue_values(chan, &batch[i], n - i);
+                break;
+            }
+        }
+        link->resend_index = link->inflight.count;
+        sent += (int)n;
+    }
+    return sent;
+}
+
+int nc_link_send_confirm(const nc_transport_t *tx, nc_link_t *link)
+{
+    if (!link->confirm_due) {
+        return 0;
+    }
+    Netchan__Wire__AckConfirm confirm = NETCHAN__WIRE__ACK_CONFIRM__INIT;
+    confirm.link = link->id;
+    confirm.ack_no = link->last_ack_no;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_ACK_CONFIRM;
+    frame.ack_confirm = &confirm;
+    if (nc_send_frame(tx, &frame) != 0) {
+        return errno == EAGAIN ? 0 : -1;
+    }
+    link->confirm_due = false;
+    return 0;
+}
+
+bool nc_link_end_due(nc_link_t *link)
+{
+    netchan_chan_t *chan = link->chan;
+    if (!link->sending || !link->bound || link->unbound || link->end_sent ||
+        link->resend_index < link->inflight.count) {
+        return false;
+    }
+    pthread_mutex_lock(&chan->mu);
+    bool due = chan->closed && chan->queue.count == 0;
+    pthread_mutex_unlock(&chan->mu);
+    if (!due) {
+        return false;
+    }
+    /* Another receiver's in-flight values may still come back for redelivery; end of stream
+     * waits until none can, so no receiver stops while values remain for it. */
+    for (size_t i = 0; i < chan->link_count; i++) {
+        nc_link_t *other = chan->links[i];
+        if (other != link && other->sending && other->inflight.count > 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int nc_link_send_end(const nc_transport_t *tx, nc_link_t *link)
+{
+    Netchan__Wire__End end = NETCHAN__WIRE__END__INIT;
+    end.link = link->id;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_END;
+    frame.end = &end;
+    if (nc_send_frame(tx, &frame) != 0) {
+        return errno == EAGAIN ? 0 : -1;
+    }
+    link->end_sent = true;
+    return 0;
+}
+
+/* ---- receiver role ---- */
+
+void nc_chan_add_verdict_locked(netchan_chan_t *chan, uint64_t link_key, uint64_t seq,
+                                nc_verdict_kind_t kind)
+{
+    nc_verdicts_t *list = &chan->verdicts;
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        nc_verdict_t *items = realloc(list->items, cap * sizeof(*items));
+        if (items == NULL) {
+            /* The verdict is lost; the value stays pending at its sender and is redelivered
+             * when this session ends, so nothing is lost, at worst delivered twice. */
+            return;
+        }
+        list->items = items;
+        list->cap = cap;
+    }
+    list->items[list->count++] = (nc_verdict_t){link_key, seq, kind};
+    chan->unconfirmed++;
+}
+
+/* Inserts value into the inbox, before values of the same link with a higher seq, so that a
+ * value redelivered late still comes out in send order when the application has not yet
+ * taken the newer ones. */
+static int inbox_insert(netchan_chan_t *chan, nc_value_t *value)
+{
+    nc_ring_t *inbox = &chan->inbox;
+    if (nc_ring_push_back(inbox, value) != 0) {
+        return -1;
+    }
+    size_t i = inbox->count - 1;
+    while (i > 0) {
+        nc_value_t *before = nc_ring_at(inbox, i - 1);
+        if (before->link_key != value->link_key || before->seq < value->seq) {
+            break;
+        }
+        nc_ring_set(inbox, i, before);
+        i--;
+    }
+    nc_ring_set(inbox, i, value);
+    return 0;
+}
+
+/* Returns the verdict recorded for seq in an unconfirmed Ack, or 0. */
+static nc_verdict_kind_t recorded_verdict(const nc_link_t *link, uint64_t seq)
+{
+    for (const nc_ack_record_t *record = link->records; record != NULL; record = record->next) {
+        if (nc_seqset_contains(&record->acked, seq)) {
+            return NC_VERDICT_ACK;
+        }
+        if (nc_seqset_contains(&record->rejected, seq)) {
+            return NC_VERDICT_REJECT;
+        }
+    }
+    return 0;
+}
+
+void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__Wire__Data *data)
+{
+    (void)tx;
+    netchan_chan_t *chan = link->chan;
+    nc_value_t *fresh[NC_BATCH_VALUES];
+    size_t n_fresh = 0;
+
+    pthread_mutex_lock(&chan->mu);
+    bool refusing = link->unbound || chan->closed;
+    for (size_t i = 0; i < data->n_values; i++) {
+        const Netchan__Wire__Value *wire = data->values[i];
+        if (nc_seqset_contains(&link->seen, wire->seq)) {
+            /* Resent after a reconnect and already here. If its verdict is recorded but not
+             * confirmed, the sender may have missed it, so the verdict goes out again. */
+            nc_verdict_kind_t kind = recorded_verdict(link, wire->seq);
+            if (kind != 0) {
+                nc_chan_add_verdict_locked(chan, link->key, wire->seq, kind);
+            }
+            continue;
+        }
+        if (nc_seqset_add(&link->seen, wire->seq) != 0) {
+            continue; /* not recorded, so not accepted; the sender resends it later */
+        }
+        if (refusing) {
+            nc_seqset_remove(&link->seen, wire->seq);
+            nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
+            continue;
+        }
+        if (wire->payload.len > chan->options.max_value_size) {
+            nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_REJECT);
+            continue;
+        }
+        nc_value_t *value = nc_value_new(wire->payload.data, wire->payload.len);
+        if (value == NULL) {
+            nc_seqset_remove(&link->seen, wire->seq);
+            nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
+            continue;
+        }
+        value->seq = wire->seq;
+        value->attempts = wire->attempts;
+        value->link_key = link->key;
+        if (n_fresh < NC_BATCH_VALUES) {
+            fresh[n_fresh++] = value;
+        }
+        if (n_fresh == NC_BATCH_VALUES || i + 1 == data->n_values) {
+            for (size_t j = 0; j < n_fresh; j++) {
+                if (inbox_insert(chan, fresh[j]) != 0) {
+                    nc_seqset_remove(&link->seen, fresh[j]->seq);
+                    nc_chan_add_verdict_locked(chan, link->key, fresh[j]->seq, NC_VERDICT_RETURN);
+                    free(fresh[j]);
+                }
+            }
+            n_fresh = 0;
+        }
+    }
+    for (size_t j = 0; j < n_fresh; j++) {
+        if (inbox_insert(chan, fresh[j]) != 0) {
+            nc_seqset_remove(&link->seen, fresh[j]->seq);
+            nc_chan_add_verdict_locked(chan, link->key, fresh[j]->seq, NC_VERDICT_RETURN);
+            free(fresh[j]);
+        }
+    }
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+}
+
+static void add_all(nc_seqset_t *to, const nc_seqset_t *from)
+{
+    for (size_t i = 0; i < from->count; i++) {
+        (void)nc_seqset_add_range(to, from->ranges[i].first, from->ranges[i].last);
+    }
+}
+
+static void remove_all(nc_seqset_t *from, const nc_seqset_t *what)
+{
+    for (size_t i = 0; i < what->count; i++) {
+        nc_seqset_remove_range(from, what->ranges[i].first, what->ranges[i].last);
+    }
+}
+
+static void free_record(nc_ack_record_t *record)
+{
+    nc_seqset_free(&record->acked);
+    nc_seqset_free(&record->rejected);
+    free(record);
+}
+
+void nc_link_on_confirm(nc_link_t *link, uint64_t ack_no)
+{
+    uint64_t confirmed = 0;
+    while (link->records != NULL && link->records->ack_no <= ack_no) {
+        nc_ack_record_t *record = link->records;
+        remove_all(&link->seen, &record->acked);
+        remove_all(&link->seen, &record->rejected);
+        confirmed += record->count;
+        link->records = record->next;
+        if (link->records == NULL) {
+            link->records_tail = NULL;
+        }
+        free_record(record);
+    }
+    if (confirmed > 0) {
+        netchan_chan_t *chan = link->chan;
+        link->unconfirmed -= confirmed;
+        pthread_mutex_lock(&chan->mu);
+        chan->unconfirmed -= confirmed;
+        nc_chan_broadcast(chan);
+        pthread_mutex_unlock(&chan->mu);
+    }
+}
+
+void nc_chan_update_eof(netchan_chan_t *chan)
+{
+    bool eof = chan->link_count > 0;
+    for (size_t i = 0; i < chan->link_count; i++) {
+        if (!chan->links[i]->end_received) {
+            eof = false;
+        }
+    }
+    pthread_mutex_lock(&chan->mu);
+    if (eof != chan->eof) {
+        chan->eof = eof;
+        nc_chan_broadcast(chan);
+    }
+    pthread_mutex_unlock(&chan->mu);
+}
+
+void nc_link_on_end(nc_link_t *link)
+{
+    link->end_received = true;
+    nc_chan_update_eof(link->chan);
+}
+
+static Netchan__Wire__SeqRange **wire_ranges(const nc_seqset_t *set,
+                                             Netchan__Wire__SeqRange *storage)
+{
+    Netchan__Wire__SeqRange **pointers = malloc((set->count + 1) * sizeof(*pointers));
+    if (pointers == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < set->count; i++) {
+        netchan__wire__seq_range__init(&storage[i]);
+        storage[i].first = set->ranges[i].first;
+        storage[i].last = set->ranges[i].last;
+        pointers[i] = &storage[i];
+    }
+    return pointers;
+}
+
+/* Sends one Ack with the given sets; returns 0 or -1 with errno. */
+static int send_ack(const nc_transport_t *tx, nc_link_t *link, uint64_t ack_no,
+                    const nc_seqset_t *acked, const nc_seqset_t *returned,
+                    const nc_seqset_t *rejected, const char *reason)
+{
+    Netchan__Wire__SeqRange *storage =
+        malloc((acked->count + returned->count + rejected->count + 1) * sizeof(*storage));
+    if (storage == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    Netchan__Wire__Ack ack = NETCHAN__WIRE__ACK__INIT;
+    ack.link = link->id;
+    ack.ack_no = ack_no;
+    ack.acked = wire_ranges(acked, storage);
+    ack.n_acked = acked->count;
+    ack.returned = wire_ranges(returned, storage + acked->count);
+    ack.n_returned = returned->count;
+    ack.rejected = wire_ranges(rejected, storage + acked->count + returned->count);
+    ack.n_rejected = rejected->count;
+    if (rejected->count > 0) {
+        ack.reject_code = NETCHAN__WIRE__ERROR_CODE__ERROR_REJECTED;
+        ack.reject_reason = (char *)reason;
+    }
+    int rc = -1;
+    if (ack.acked != NULL && ack.returned != NULL && ack.rejected != NULL) {
+        Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+        frame.body_case = NETCHAN__WIRE__FRAME__BODY_ACK;
+        frame.ack = &ack;
+        rc = nc_send_frame(tx, &frame);
+    } else {
+        errno = ENOMEM;
+    }
+    int saved = errno;
+    free(ack.acked);
+    free(ack.returned);
+    free(ack.rejected);
+    free(storage);
+    errno = saved;
+    return rc;
+}
+
+/* Verdicts collected for one link during a flush. */
+typedef struct link_verdicts {
+    nc_link_t *link;
+    nc_seqset_t acked;
+    nc_seqset_t returned;
+    nc_seqset_t rejected;
+} link_verdicts_t;
+
+static void record_and_send(nc_endpoint_t *ep, link_verdicts_t *lv,
+                            int (*tx_for)(nc_endpoint_t *, nc_link_t *, nc_transport_t *))
+{
+    nc_link_t *link = lv->link;
+    uint64_t ack_no = ++link->next_ack_no;
+    nc_ack_record_t *record = calloc(1, sizeof(*record));
+    uint64_t count =
+        nc_seqset_size(&lv->acked) + nc_seqset_size(&lv->rejected) + nc_seqset_size(&lv->returned);
+
+    if (record != NULL) {
+        record->ack_no = ack_no;
+        add_all(&record->acked, &lv->acked);
+        add_all(&record->rejected, &lv->rejected);
+        /* Returned values are counted until confirmed but not kept in the record: they leave
+         * the duplicate set at once, because the sender may send them here again right after
+         * it applies this Ack and before its confirmation arrives. */
+        record->count = count;
+        if (link->records_tail != NULL) {
+            link->records_tail->next = record;
+        } else {
+            link->records = record;
+        }
+        link->records_tail = record;
+        link->unconfirmed += count;
+    } else {
+        /* Cannot record: count these verdicts as confirmed now. The values stay pending at
+         * the sender if the Ack is lost, and are redelivered. */
+        pthread_mutex_lock(&link->chan->mu);
+        link->chan->unconfirmed -= count;
+        pthread_mutex_unlock(&link->chan->mu);
+    }
+
+    remove_all(&link->seen, &lv->returned);
+
+    nc_transport_t tx;
+    if (tx_for(ep, link, &tx) == 0) {
+        char reason[160];
+        nc_format(reason, sizeof(reason), "value too large or invalid for channel '%s' (%s)",
+                  link->chan->name, link->chan->type_name);
+        (void)send_ack(&tx, link, ack_no, &lv->acked, &lv->returned, &lv->rejected, reason);
+    }
+}
+
+int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
+                           int (*tx_for)(nc_endpoint_t *, nc_link_t *, nc_transport_t *))
+{
+    pthread_mutex_lock(&chan->mu);
+    nc_verdicts_t list = chan->verdicts;
+    memset(&chan->verdicts, 0, sizeof(chan->verdicts));
+    pthread_mutex_unlock(&chan->mu);
+    if (list.count == 0) {
+        free(list.items);
+        return 0;
+    }
+
+    link_verdicts_t groups[8];
+    size_t n_groups = 0;
+    uint64_t dropped = 0;
+    for (size_t i = 0; i < list.count; i++) {
+        const nc_verdict_t *verdict = &list.items[i];
+        link_verdicts_t *group = NULL;
+        for (size_t g = 0; g < n_groups; g++) {
+            if (groups[g].link->key == verdict->link_key) {
+                group = &groups[g];
+                break;
+            }
+        }
+        if (group == NULL) {
+            nc_link_t *link = nc_link_lookup(ep, verdict->link_key);
+            if (link == NULL || link->chan != chan) {
+                dropped++; /* the link was reset; its sender already took the value back */
+                continue;
+            }
+            if (n_groups == sizeof(groups) / sizeof(groups[0])) {
+                for (size_t g = 0; g < n_groups; g++) {
+                    record_and_send(ep, &groups[g], tx_for);
+                    nc_seqset_free(&groups[g].acked);
+                    nc_seqset_free(&groups[g].returned);
+                    nc_seqset_free(&groups[g].rejected);
+                }
+                n_groups = 0;
+            }
+            group = &groups[n_groups++];
+            memset(group, 0, sizeof(*group));
+            group->link = link;
+        }
+        nc_seqset_t *set = verdict->kind == NC_VERDICT_ACK      ? &group->acked
+                           : verdict->kind == NC_VERDICT_RETURN ? &group->returned
+                                                                : &group->rejected;
+        (void)nc_seqset_add(set, verdict->seq);
+    }
+    for (size_t g = 0; g < n_groups; g++) {
+        record_and_send(ep, &groups[g], tx_for);
+        nc_seqset_free(&groups[g].acked);
+        nc_seqset_free(&groups[g].returned);
+        nc_seqset_free(&groups[g].rejected);
+    }
+    free(list.items);
+
+    if (dropped > 0) {
+        pthread_mutex_lock(&chan->mu);
+        chan->unconfirmed -= dropped;
+        nc_chan_broadcast(chan);
+        pthread_mutex_unlock(&chan->mu);
+    }
+    return 0;
+}
+
+int nc_link_resend_records(const nc_transport_t *tx, nc_link_t *link)
+{
+    if (link->records == NULL) {
+        return 0;
+    }
+    /* Fold every unconfirmed record into the newest, under a fresh ack number. */
+    nc_ack_record_t *merged = link->records_tail;
+    for (nc_ack_record_t *record = link->records; record != merged;) {
+        nc_ack_record_t *next = record->next;
+        add_all(&merged->acked, &record->acked);
+        add_all(&merged->rejected, &record->rejected);
+        merged->count += record->count;
+        free_record(record);
+        record = next;
+    }
+    link->records = merged;
+    merged->ack_no = ++link->next_ack_no;
+    nc_seqset_t none = {0};
+    return send_ack(tx, link, merged->ack_no, &merged->acked, &none, &merged->rejected,
+                    "rejected before a reconnect");
+}
+
+void nc_link_reset_receiver(nc_endpoint_t *ep, nc_link_t *link)
+{
+    while (link->records != NULL) {
+        nc_ack_record_t *next = link->records->next;
+        free_record(link->records);
+        link->records = next;
+    }
+    link->records_tail = NULL;
+    nc_seqset_clear(&link->seen);
+    link->next_ack_no = 0;
+    link->end_received = false;
+
+    netchan_chan_t *chan = link->chan;
+    pthread_mutex_lock(&chan->mu);
+    chan->unconfirmed -= link->unconfirmed;
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+    link->unconfirmed = 0;
+    nc_link_rekey(ep, link);
+}
+
+int nc_link_send_window(const nc_transport_t *tx, nc_link_t *link, uint32_t window)
+{
+    Netchan__Wire__Window message = NETCHAN__WIRE__WINDOW__INIT;
+    message.link = link->id;
+    message.window = window;
+    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+    frame.body_case = NETCHAN__WIRE__FRAME__BODY_WINDOW;
+    frame.window = &message;
+    if (nc_send_frame(tx, &frame) != 0) {
+        return errno == EAGAIN ? 0 : -1;
+    }
+    link->granted = window;
+    return 0;
+}
+
+/* ---- channel link array ---- */
+
+int nc_chan_add_link(netchan_chan_t *chan, nc_link_t *link)
+{
+    if (chan->link_count == chan->link_cap) {
+        size_t cap = chan->link_cap ? chan->link_cap * 2 : 4;
+        nc_link_t **links = realloc(chan->links, cap * sizeof(*links));
+        if (links == NULL) {
+            return -1;
+        }
+        chan->links = links;
+        chan->link_cap = cap;
+    }
+    chan->links[chan->link_count++] = link;
+    return 0;
+}
+
+void nc_chan_remove_link(netchan_chan_t *chan, nc_link_t *link)
+{
+    for (size_t i = 0; i < chan->link_count; i++) {
+        if (chan->links[i] == link) {
+            chan->links[i] = chan->links[chan->link_count - 1];
+            chan->link_count--;
+            return;
+        }
+    }
+}

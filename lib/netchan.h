@@ -1,0 +1,309 @@
+/* netchan: reliable network channels over ZeroMQ.
+ *
+ * An exporter binds an endpoint and publishes named channels. Importers connect to it and bind
+ * local channels to the exported ones by name. Values are protobuf messages (or raw bytes), and
+ * every value stays pending at its sender until the receiving application has taken it (or, on
+ * channels opened for explicit acknowledgement, acknowledged it), so values survive disconnects,
+ * reconnects and crashed receivers.
+ *
+ * Conventions of this header:
+ * - Every handle is opaque. Objects made by a _new function are released by the matching
+ *   _destroy function, which takes the address of the pointer, accepts NULL and clears it.
+ * - Functions that can fail return a netchan_err. NETCHAN_OK is zero. The detail of the last
+ *   failure on a handle is available from netchan_exporter_error(), netchan_importer_error() or
+ *   netchan_chan_error().
+ * - Timeouts are in milliseconds: NETCHAN_FOREVER waits without limit, NETCHAN_NOWAIT fails at
+ *   once with NETCHAN_EAGAIN, and a positive value waits up to that long before failing with
+ *   NETCHAN_ETIMEDOUT.
+ * - Unless a function says otherwise, it may be called from any thread.
+ * - The header has no macros and no public structures, so that cffi and cgo can bind it as it is.
+ *   The numeric values of the enums never change.
+ */
+#ifndef NETCHAN_H
+#define NETCHAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes. Values are stable across releases; new codes are only appended. */
+typedef enum netchan_err {
+    NETCHAN_OK = 0,
+    NETCHAN_EINVAL = 1,      /* an argument is invalid */
+    NETCHAN_ENOMEM = 2,      /* out of memory */
+    NETCHAN_ETIMEDOUT = 3,   /* the timeout ran out before the operation could complete */
+    NETCHAN_EAGAIN = 4,      /* NETCHAN_NOWAIT was given and the operation would block */
+    NETCHAN_ECLOSED = 5,     /* the channel is closed: end of stream, or closed by this side */
+    NETCHAN_ENOTFOUND = 6,   /* the exporter has no channel of that name */
+    NETCHAN_ETYPE = 7,       /* the value types of the two sides differ */
+    NETCHAN_EDIRECTION = 8,  /* both sides of a channel send, or both receive */
+    NETCHAN_EEXIST = 9,      /* a channel of that name is already exported or imported */
+    NETCHAN_EENDPOINT = 10,  /* an endpoint could not be bound or connected */
+    NETCHAN_EPROTO = 11,     /* the peer violated the wire protocol or speaks another version */
+    NETCHAN_ETOOBIG = 12,    /* a value is larger than the channel's maximum value size */
+    NETCHAN_EDECODE = 13,    /* a value could not be unpacked with the channel's type */
+    NETCHAN_ESTATE = 14,     /* the call does not fit the handle's direction, mode or state */
+    NETCHAN_ESYSTEM = 15,    /* a call into the operating system or libzmq failed */
+    NETCHAN_EREJECTED = 16,  /* the receiving side rejected a value or a bind */
+    NETCHAN_EDISCARDED = 17, /* a value was discarded, e.g. undelivered when its endpoint ended */
+} netchan_err;
+
+/* Direction of a channel, from the point of view of the side that opens it. An exporter's
+ * NETCHAN_SEND channel pairs with importers' NETCHAN_RECV channels and the other way round. */
+typedef enum netchan_dir {
+    NETCHAN_SEND = 1,
+    NETCHAN_RECV = 2,
+} netchan_dir;
+
+/* Special timeout values, in milliseconds. */
+typedef enum netchan_timeout {
+    NETCHAN_FOREVER = -1,
+    NETCHAN_NOWAIT = 0,
+} netchan_timeout;
+
+typedef struct netchan_exporter netchan_exporter_t;
+typedef struct netchan_importer netchan_importer_t;
+typedef struct netchan_chan netchan_chan_t;
+typedef struct netchan_options netchan_options_t;
+typedef struct netchan_msg netchan_msg_t;
+
+/* Returns a static English description of err. Never NULL; unknown codes get a generic text. */
+const char *netchan_strerror(netchan_err err);
+
+/* Returns the library version as "MAJOR.MINOR.PATCH", a static string. */
+const char *netchan_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Channel options
+ *
+ * An options object collects the settings of one channel and is passed to netchan_export*() or
+ * netchan_import*(), which copy it, so it may be destroyed or reused afterwards. Not thread-safe:
+ * use one options object from one thread at a time.
+ */
+
+/* Creates an options object with the defaults: capacity 1024, acknowledgement on receipt,
+ * maximum value size 1 MiB. Returns NULL when out of memory. */
+netchan_options_t *netchan_options_new(void);
+void netchan_options_destroy(netchan_options_t **options_p);
+
+/* Sets the capacity: the maximum number of values the channel holds on this side. On a sending
+ * side it bounds values accepted but not yet acknowledged, so a full channel makes send block;
+ * on a receiving side it bounds values received but not yet taken (or, with explicit
+ * acknowledgement, not yet acknowledged). Returns NETCHAN_EINVAL for 0 or more than 1048576. */
+netchan_err netchan_options_set_capacity(netchan_options_t *options, uint32_t capacity);
+
+/* Chooses explicit acknowledgement for a receiving channel: a value received with
+ * netchan_recv_msg() stays pending at its sender until netchan_msg_ack() is called on it.
+ * Without this, a value counts as acknowledged when the application takes it. */
+netchan_err netchan_options_set_explicit_ack(netchan_options_t *options, bool explicit_ack);
+
+/* Sets the maximum packed size of one value in bytes. A sender rejects larger values with
+ * NETCHAN_ETOOBIG; a receiver rejects larger values from a peer and reports them to it.
+ * Returns NETCHAN_EINVAL for 0 or more than 256 MiB. */
+netchan_err netchan_options_set_max_value_size(netchan_options_t *options, uint32_t max_size);
+
+/* ---------------------------------------------------------------------------------------------
+ * Exporter
+ *
+ * An exporter owns named channels and serves them on one or more endpoints. It runs one engine
+ * thread, started by netchan_exporter_new(), that alone touches its ZeroMQ socket.
+ */
+
+/* Creates an exporter. On success *exporter_p receives the new handle, which the caller owns
+ * and releases with netchan_exporter_destroy(). Returns NETCHAN_ENOMEM or NETCHAN_ESYSTEM. */
+netchan_err netchan_exporter_new(netchan_exporter_t **exporter_p);
+
+/* Stops the engine and frees the exporter and all its channels. Values still pending on send
+ * channels are discarded; call netchan_drain() first to deliver them. No other thread may use
+ * the exporter or its channels during or after this call. */
+void netchan_exporter_destroy(netchan_exporter_t **exporter_p);
+
+/* Sets how often the exporter expects to hear from each importer and how long a silent
+ * importer is given before its session counts as lost and its unacknowledged values are taken
+ * back for redelivery. Defaults: interval 250 ms, timeout 1000 ms. Applies to connections made
+ * after the call. Returns NETCHAN_EINVAL unless 0 < interval_ms < timeout_ms. */
+netchan_err netchan_exporter_set_heartbeat(netchan_exporter_t *exporter, uint32_t interval_ms,
+                                           uint32_t timeout_ms);
+
+/* Binds the exporter to endpoint ("tcp://127.0.0.1:*", "ipc:///tmp/x", "inproc://name"). May be
+ * called several times. Returns NETCHAN_EENDPOINT with the libzmq reason when the endpoint
+ * cannot be bound. */
+netchan_err netchan_exporter_bind(netchan_exporter_t *exporter, const char *endpoint);
+
+/* Connects the exporter out to an importer that has bound endpoint, for an exporter behind a
+ * firewall. Never fails because nobody listens yet; libzmq keeps trying. */
+netchan_err netchan_exporter_connect(netchan_exporter_t *exporter, const char *endpoint);
+
+/* Copies the endpoint that the last netchan_exporter_bind() resolved (with the port the system
+ * picked for "tcp://host:*") into buffer, NUL-terminated. Returns NETCHAN_EINVAL when the
+ * buffer is too small and NETCHAN_ESTATE when nothing has been bound. */
+netchan_err netchan_exporter_endpoint(netchan_exporter_t *exporter, char *buffer, size_t size);
+
+/* Returns the detail of the last failure on this exporter, copied to a buffer owned by the
+ * calling thread and valid until its next call of a netchan_*_error() function. Never NULL. */
+const char *netchan_exporter_error(netchan_exporter_t *exporter);
+
+/* Exports a channel of protobuf messages of the given type under name. On success *chan_p
+ * receives a handle owned by the exporter, valid until the exporter is destroyed. options may
+ * be NULL for the defaults. Returns NETCHAN_EEXIST when the name is taken, NETCHAN_EINVAL for an
+ * empty name or a NULL type. */
+netchan_err netchan_export(netchan_exporter_t *exporter, const char *name, netchan_dir direction,
+                           const ProtobufCMessageDescriptor *type, const netchan_options_t *options,
+                           netchan_chan_t **chan_p);
+
+/* Exports a channel of packed values, for bindings whose own protobuf runtime packs them.
+ * type_name is the message's full name, or NULL for untyped bytes (matched as "bytes").
+ * fingerprint is the type's fingerprint from netchan_type_fingerprint() or the same algorithm
+ * in another language (see docs/protocol.md), or NULL to compare names only. */
+netchan_err netchan_export_bytes(netchan_exporter_t *exporter, const char *name,
+                                 netchan_dir direction, const char *type_name,
+                                 const char *fingerprint, const netchan_options_t *options,
+                                 netchan_chan_t **chan_p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Importer
+ *
+ * An importer connects to an exporter and binds local channels to exported ones. Its session
+ * identity lives as long as the importer object, so a reconnect resumes the session.
+ */
+
+/* Creates an importer. On success *importer_p receives the new handle, owned by the caller. */
+netchan_err netchan_importer_new(netchan_importer_t **importer_p);
+
+/* Ends the session gracefully and frees the importer and its channels: acknowledgements are
+ * flushed, received values the application has not taken are handed back to the exporter for
+ * redelivery, and the exporter is told that the session ends. Waits up to one second for the
+ * exporter to confirm. Values still pending on send channels are discarded; call netchan_drain()
+ * first. No other thread may use the importer or its channels during or after this call. */
+void netchan_importer_destroy(netchan_importer_t **importer_p);
+
+/* Sets how often the importer sends heartbeats and how long the exporter may stay silent before
+ * the importer counts the connection as lost. Defaults: 250 ms and 1000 ms. Call before
+ * connecting. Returns NETCHAN_EINVAL unless 0 < interval_ms < timeout_ms. */
+netchan_err netchan_importer_set_heartbeat(netchan_importer_t *importer, uint32_t interval_ms,
+                                           uint32_t timeout_ms);
+
+/* Connects to the exporter at endpoint. Never fails because nobody listens yet: libzmq keeps
+ * trying, and netchan_import() times out until an exporter answers. An importer talks to one
+ * exporter; a second connect or bind returns NETCHAN_ESTATE. */
+netchan_err netchan_importer_connect(netchan_importer_t *importer, const char *endpoint);
+
+/* Binds the importer to endpoint so that an exporter can connect to it. */
+netchan_err netchan_importer_bind(netchan_importer_t *importer, const char *endpoint);
+
+/* Copies the endpoint resolved by netchan_importer_bind() into buffer, as for the exporter. */
+netchan_err netchan_importer_endpoint(netchan_importer_t *importer, char *buffer, size_t size);
+
+/* Returns the detail of the last failure on this importer, as netchan_exporter_error(). */
+const char *netchan_importer_error(netchan_importer_t *importer);
+
+/* Binds a local channel to the exporter's channel name. direction is this side's: NETCHAN_RECV
+ * to receive from an exported send channel. Waits up to timeout_ms for the exporter to accept
+ * the bind. On success *chan_p receives a handle owned by the importer. Returns
+ * NETCHAN_ENOTFOUND, NETCHAN_ETYPE or NETCHAN_EDIRECTION as the exporter reports them, with a
+ * message naming the channel and both types; NETCHAN_ETIMEDOUT when no exporter answered in
+ * time (nothing is bound then, and the call may be repeated). */
+netchan_err netchan_import(netchan_importer_t *importer, const char *name, netchan_dir direction,
+                           const ProtobufCMessageDescriptor *type, const netchan_options_t *options,
+                           int timeout_ms, netchan_chan_t **chan_p);
+
+/* Binds a channel of packed values; type_name and fingerprint as for netchan_export_bytes(). */
+netchan_err netchan_import_bytes(netchan_importer_t *importer, const char *name,
+                                 netchan_dir direction, const char *type_name,
+                                 const char *fingerprint, const netchan_options_t *options,
+                                 int timeout_ms, netchan_chan_t **chan_p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Channels
+ */
+
+/* Packs msg with the channel's type and queues it for delivery. Blocks while the channel holds
+ * its capacity of unacknowledged values, up to timeout_ms. The caller keeps ownership of msg.
+ * Returns NETCHAN_EINVAL when msg is not of the channel's type, NETCHAN_ESTATE on a receiving
+ * or bytes channel, NETCHAN_ECLOSED after netchan_close(), NETCHAN_ETOOBIG, NETCHAN_EAGAIN or
+ * NETCHAN_ETIMEDOUT. A value accepted with NETCHAN_OK is never dropped silently: it is
+ * acknowledged, still pending (netchan_pending()), or reported by netchan_drain(). */
+netchan_err netchan_send(netchan_chan_t *chan, const ProtobufCMessage *msg, int timeout_ms);
+
+/* Queues a packed value of size bytes, copying it. As netchan_send() otherwise. */
+netchan_err netchan_send_bytes(netchan_chan_t *chan, const void *data, size_t size, int timeout_ms);
+
+/* Takes the next value and unpacks it with the channel's type. On success *msg_p receives a
+ * message that the caller frees with protobuf_c_message_free_unpacked(*msg_p, NULL). Values
+ * that fail to unpack are never returned: they are rejected back to their sender, counted, and
+ * the call goes on to the next value. Returns NETCHAN_ECLOSED after the last value once the
+ * sender has closed the channel, NETCHAN_ESTATE on a sending channel, on a bytes channel or on a
+ * channel with explicit acknowledgement (use netchan_recv_msg() there), NETCHAN_EAGAIN or
+ * NETCHAN_ETIMEDOUT. */
+netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage **msg_p);
+
+/* Takes the next value as packed bytes. On success *msg_p receives a value that the caller
+ * releases with netchan_msg_destroy(). On an explicit-acknowledgement channel the value stays
+ * pending at its sender until netchan_msg_ack(). Errors as for netchan_recv(). */
+netchan_err netchan_recv_msg(netchan_chan_t *chan, int timeout_ms, netchan_msg_t **msg_p);
+
+/* Returns the packed bytes of msg, owned by msg. */
+const uint8_t *netchan_msg_data(const netchan_msg_t *msg);
+size_t netchan_msg_size(const netchan_msg_t *msg);
+
+/* Returns how many times the value has been handed to a receiver, counting this time. A value
+ * with more than one attempt may have been seen before by a receiver that was lost. */
+uint32_t netchan_msg_attempts(const netchan_msg_t *msg);
+
+/* Unpacks msg with its channel's type. On success *out_p receives a message that the caller
+ * frees with protobuf_c_message_free_unpacked(). Returns NETCHAN_ESTATE on a bytes channel and
+ * NETCHAN_EDECODE when the bytes are not a valid message of the type. */
+netchan_err netchan_msg_unpack(const netchan_msg_t *msg, ProtobufCMessage **out_p);
+
+/* Acknowledges msg on an explicit-acknowledgement channel, which ends its delivery. Idempotent.
+ * Returns NETCHAN_ESTATE when the channel acknowledges on receipt. */
+netchan_err netchan_msg_ack(netchan_msg_t *msg);
+
+/* Releases msg. On an explicit-acknowledgement channel an unacknowledged value stays pending at
+ * its sender and is redelivered when this importer ends or is lost. Accepts NULL. */
+void netchan_msg_destroy(netchan_msg_t **msg_p);
+
+/* On a sending channel: accepts no further values and delivers end of stream after the last
+ * pending one, so receivers see NETCHAN_ECLOSED. On a receiving channel: stops receiving, hands
+ * values not yet taken back to the sender, and flushes acknowledgements. Wakes callers blocked
+ * on the channel. Idempotent. */
+netchan_err netchan_close(netchan_chan_t *chan);
+
+/* On a sending channel: waits up to timeout_ms until every value sent has been acknowledged.
+ * On a receiving channel: waits until the sender has confirmed every acknowledgement and every
+ * value handed back. Returns NETCHAN_OK, or NETCHAN_ETIMEDOUT with the number of values still
+ * unconfirmed in *pending_p (which may be NULL). */
+netchan_err netchan_drain(netchan_chan_t *chan, int timeout_ms, uint64_t *pending_p);
+
+/* Returns the number of values sent on this channel that are not acknowledged yet, or on a
+ * receiving channel the number received and not yet taken. */
+uint64_t netchan_pending(netchan_chan_t *chan);
+
+/* Returns the channel's name, owned by the channel. */
+const char *netchan_chan_name(const netchan_chan_t *chan);
+
+/* Returns the detail of the last failure on this channel, as netchan_exporter_error(). */
+const char *netchan_chan_error(netchan_chan_t *chan);
+
+/* ---------------------------------------------------------------------------------------------
+ * Types
+ */
+
+/* Writes the fingerprint of type into buffer as 16 lowercase hex digits and a NUL: a 64-bit
+ * FNV-1a hash over the type's fields (number, name, label, type and, for message and enum
+ * fields, the referenced full name), as docs/protocol.md specifies. Returns NETCHAN_EINVAL
+ * when size is less than 17. */
+netchan_err netchan_type_fingerprint(const ProtobufCMessageDescriptor *type, char *buffer,
+                                     size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETCHAN_H */
