@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs netchan's test suites: a normal build with every suite, then an
+# AddressSanitizer and UndefinedBehaviorSanitizer build with the C suites.
+# Exits non-zero if any test fails. Build folders: build/ and build-asan/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+if [ ! -d build ]; then
+  meson setup build -Dwerror=true
+fi
+ninja -C build
+status=0
+meson test -C build --print-errorlogs || status=1
+
+if [ ! -d build-asan ]; then
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+fi
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --print-errorlogs --suite unit --suite integration || status=1
+
+exit "$status"
