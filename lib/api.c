@@ -59,6 +59,10 @@ void nc_options_defaults(netchan_options_t *options)
     options->capacity = NC_DEFAULT_CAPACITY;
     options->max_value_size = NC_DEFAULT_MAX_VALUE_SIZE;
     options->explicit_ack = false;
+    options->ack_deadline_ms = 0;
+    options->max_attempts = 0;
+    options->dead_letter[0] = '\0';
+    options->unacknowledged = false;
 }
 
 netchan_options_t *netchan_options_new(void)
@@ -102,6 +106,43 @@ netchan_err netchan_options_set_max_value_size(netchan_options_t *options, uint3
         return NETCHAN_EINVAL;
     }
     options->max_value_size = max_size;
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_options_set_ack_deadline(netchan_options_t *options, uint32_t deadline_ms)
+{
+    if (options == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    options->ack_deadline_ms = deadline_ms;
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_options_set_max_attempts(netchan_options_t *options, uint32_t max_attempts)
+{
+    if (options == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    options->max_attempts = max_attempts;
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_options_set_dead_letter(netchan_options_t *options, const char *channel)
+{
+    if (options == NULL || (channel != NULL && strlen(channel) >= sizeof(options->dead_letter))) {
+        return NETCHAN_EINVAL;
+    }
+    nc_format(options->dead_letter, sizeof(options->dead_letter), "%s",
+              channel != NULL ? channel : "");
+    return NETCHAN_OK;
+}
+
+netchan_err netchan_options_set_unacknowledged(netchan_options_t *options, bool unacknowledged)
+{
+    if (options == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    options->unacknowledged = unacknowledged;
     return NETCHAN_OK;
 }
 

@@ -1,13 +1,15 @@
 /* The application side of channels: send, receive, acknowledge, close and drain. These run on
  * application threads and meet the engine only in the channel structure, under its mutex. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nc.h"
 
@@ -37,6 +39,7 @@ netchan_chan_t *nc_chan_new(nc_endpoint_t *ep, const char *name, netchan_dir dir
     }
     chan->ep = ep;
     chan->dir = dir;
+    chan->ready_fds[0] = chan->ready_fds[1] = -1;
     chan->type = type;
     chan->name = strdup(name);
     chan->type_name = strdup(type_name);
@@ -74,6 +77,18 @@ void nc_chan_destroy(netchan_chan_t *chan)
         free(nc_ring_pop_front(&chan->inbox));
     }
     nc_ring_free(&chan->inbox);
+    while (chan->held.count > 0) {
+        nc_held_t *held = nc_ring_pop_front(&chan->held);
+        if (--held->refs == 0) {
+            free(held);
+        }
+    }
+    nc_ring_free(&chan->held);
+    for (int i = 0; i < 2; i++) {
+        if (chan->ready_fds[i] >= 0) {
+            close(chan->ready_fds[i]);
+        }
+    }
     free(chan->verdicts.items);
     free(chan->links);
     free(chan->name);
@@ -83,11 +98,33 @@ void nc_chan_destroy(netchan_chan_t *chan)
     free(chan);
 }
 
+/* Makes the readiness descriptor readable exactly while a call would not block; the caller
+ * holds chan->mu. */
+static void sync_ready_locked(netchan_chan_t *chan)
+{
+    if (chan->ready_fds[0] < 0) {
+        return;
+    }
+    bool ready = chan->closed || chan->failure != NETCHAN_OK;
+    if (chan->dir == NETCHAN_RECV) {
+        ready = ready || chan->inbox.count > 0 || chan->eof;
+    } else {
+        ready = ready || chan->pending < chan->options.capacity;
+    }
+    char byte = 'r';
+    if (ready && !chan->ready_signalled) {
+        chan->ready_signalled = write(chan->ready_fds[1], &byte, 1) == 1;
+    } else if (!ready && chan->ready_signalled) {
+        chan->ready_signalled = !(read(chan->ready_fds[0], &byte, 1) == 1);
+    }
+}
+
 void nc_chan_broadcast(netchan_chan_t *chan)
 {
     if (chan->waiters > 0) {
         pthread_cond_broadcast(&chan->cond);
     }
+    sync_ready_locked(chan);
 }
 
 void nc_chan_set_error(netchan_chan_t *chan, const char *format, ...)
@@ -209,7 +246,9 @@ static netchan_err send_value(netchan_chan_t *chan, nc_value_t *value, int timeo
         return err;
     }
     chan->pending++;
+    sync_ready_locked(chan);
     pthread_mutex_unlock(&chan->mu);
+    nc_stat_add(chan, NETCHAN_STAT_SENT, 1);
 
     if (was_empty) {
         nc_endpoint_wake(chan->ep);
@@ -308,6 +347,8 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
         }
         if (chan->inbox.count > 0) {
             *value_p = nc_ring_pop_front(&chan->inbox);
+            sync_ready_locked(chan);
+            nc_stat_add(chan, NETCHAN_STAT_TAKEN, 1);
             break;
         }
         if (chan->eof) {
@@ -356,12 +397,29 @@ netchan_err netchan_recv_msg(netchan_chan_t *chan, int timeout_ms, netchan_msg_t
         return err;
     }
     if (chan->options.explicit_ack) {
+        nc_held_t *held = calloc(1, sizeof(*held));
+        if (held == NULL) {
+            /* Give the value back rather than hand out one that cannot be acknowledged. */
+            settle(chan, value, NC_VERDICT_RETURN);
+            free(value);
+            free(msg);
+            return NETCHAN_ENOMEM;
+        }
+        held->link_key = value->link_key;
+        held->seq = value->seq;
+        held->refs = 2;
+        if (chan->options.ack_deadline_ms > 0) {
+            held->deadline = nc_now_ms() + chan->options.ack_deadline_ms;
+        }
         pthread_mutex_lock(&chan->mu);
+        if (nc_ring_push_back(&chan->held, held) != 0) {
+            held->refs = 1; /* not tracked: no deadline, acknowledged normally */
+        }
         chan->taken_unacked++;
         pthread_mutex_unlock(&chan->mu);
+        msg->held = held;
     } else {
         settle(chan, value, NC_VERDICT_ACK);
-        msg->acked = true;
     }
     msg->chan = chan;
     msg->value = value;
@@ -451,24 +509,54 @@ netchan_err netchan_msg_unpack(const netchan_msg_t *msg, ProtobufCMessage **out_
     return NETCHAN_OK;
 }
 
-netchan_err netchan_msg_ack(netchan_msg_t *msg)
+/* Settles an explicitly acknowledged message with kind (acknowledge or release). */
+static netchan_err settle_held(netchan_msg_t *msg, nc_verdict_kind_t kind)
 {
     if (msg == NULL) {
         return NETCHAN_EINVAL;
     }
     netchan_chan_t *chan = msg->chan;
-    if (!chan->options.explicit_ack) {
-        return NETCHAN_ESTATE;
+    if (msg->held == NULL) {
+        pthread_mutex_lock(&chan->mu);
+        netchan_err err = chan_error_locked(
+            chan, NETCHAN_ESTATE,
+            "channel '%s' acknowledges values when they are taken; open it with "
+            "netchan_options_set_explicit_ack() to acknowledge or release them yourself",
+            chan->name);
+        pthread_mutex_unlock(&chan->mu);
+        return err;
     }
-    if (msg->acked) {
-        return NETCHAN_OK;
-    }
-    msg->acked = true;
+    netchan_err err = NETCHAN_OK;
+    bool was_empty = false;
     pthread_mutex_lock(&chan->mu);
-    chan->taken_unacked--;
+    nc_held_t *held = msg->held;
+    if (held->expired) {
+        err = chan_error_locked(chan, NETCHAN_ETIMEDOUT,
+                                "value seq %llu on channel '%s' passed its acknowledgement "
+                                "deadline of %u ms and was released for redelivery",
+                                (unsigned long long)held->seq, chan->name,
+                                chan->options.ack_deadline_ms);
+    } else if (!held->settled) {
+        held->settled = true;
+        chan->taken_unacked--;
+        was_empty = chan->verdicts.count == 0;
+        nc_chan_add_verdict_locked(chan, held->link_key, held->seq, kind);
+    }
     pthread_mutex_unlock(&chan->mu);
-    settle(chan, msg->value, NC_VERDICT_ACK);
-    return NETCHAN_OK;
+    if (was_empty) {
+        nc_endpoint_wake(chan->ep);
+    }
+    return err;
+}
+
+netchan_err netchan_msg_ack(netchan_msg_t *msg)
+{
+    return settle_held(msg, NC_VERDICT_ACK);
+}
+
+netchan_err netchan_msg_release(netchan_msg_t *msg)
+{
+    return settle_held(msg, NC_VERDICT_RELEASE);
 }
 
 void netchan_msg_destroy(netchan_msg_t **msg_p)
@@ -476,9 +564,53 @@ void netchan_msg_destroy(netchan_msg_t **msg_p)
     if (msg_p == NULL || *msg_p == NULL) {
         return;
     }
-    free((*msg_p)->value);
-    free(*msg_p);
+    netchan_msg_t *msg = *msg_p;
+    if (msg->held != NULL) {
+        pthread_mutex_lock(&msg->chan->mu);
+        if (--msg->held->refs == 0) {
+            free(msg->held);
+        }
+        pthread_mutex_unlock(&msg->chan->mu);
+    }
+    free(msg->value);
+    free(msg);
     *msg_p = NULL;
+}
+
+int64_t nc_chan_expire_held(netchan_chan_t *chan, int64_t now)
+{
+    int64_t next = -1;
+    pthread_mutex_lock(&chan->mu);
+    while (chan->held.count > 0) {
+        nc_held_t *held = nc_ring_at(&chan->held, 0);
+        if (!held->settled) {
+            if (held->deadline == 0 || held->deadline > now) {
+                break;
+            }
+            held->settled = true;
+            held->expired = true;
+            chan->taken_unacked--;
+            nc_chan_add_verdict_locked(chan, held->link_key, held->seq, NC_VERDICT_RELEASE);
+            nc_log(NETCHAN_LOG_WARNING,
+                   "channel '%s': value seq %llu unacknowledged after %u ms; released for "
+                   "redelivery",
+                   chan->name, (unsigned long long)held->seq, chan->options.ack_deadline_ms);
+        }
+        (void)nc_ring_pop_front(&chan->held);
+        if (--held->refs == 0) {
+            free(held);
+        }
+    }
+    /* Deadlines grow in take order, so the first unsettled entry has the nearest one. */
+    for (size_t i = 0; i < chan->held.count; i++) {
+        nc_held_t *held = nc_ring_at(&chan->held, i);
+        if (!held->settled) {
+            next = held->deadline > 0 ? held->deadline - now : -1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return next;
 }
 
 /* ---- closing and draining ---- */
@@ -526,6 +658,13 @@ netchan_err netchan_drain(netchan_chan_t *chan, int timeout_ms, uint64_t *pendin
     if (err == NETCHAN_OK && chan->dir == NETCHAN_SEND && chan->rejected > 0) {
         err = NETCHAN_EREJECTED; /* chan->errmsg names the rejected values */
     }
+    if (err == NETCHAN_OK && chan->dir == NETCHAN_SEND && chan->discarded > 0) {
+        err = chan_error_locked(chan, NETCHAN_EDISCARDED,
+                                "channel '%s': %llu value(s) discarded after %u delivery "
+                                "attempts",
+                                chan->name, (unsigned long long)chan->discarded,
+                                chan->options.max_attempts);
+    }
     if (pending_p != NULL) {
         *pending_p = *count;
     }
@@ -558,4 +697,71 @@ const char *netchan_chan_error(netchan_chan_t *chan)
     const char *copy = nc_thread_copy(chan->errmsg);
     pthread_mutex_unlock(&chan->mu);
     return copy;
+}
+
+int netchan_chan_fd(netchan_chan_t *chan)
+{
+    if (chan == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&chan->mu);
+    if (chan->ready_fds[0] < 0) {
+        if (pipe2(chan->ready_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+            chan->ready_fds[0] = chan->ready_fds[1] = -1;
+            chan_error_locked(chan, NETCHAN_ESYSTEM,
+                              "cannot make a descriptor for channel '%s': %s", chan->name,
+                              strerror(errno));
+        }
+        chan->ready_signalled = false;
+        sync_ready_locked(chan);
+    }
+    int fd = chan->ready_fds[0];
+    pthread_mutex_unlock(&chan->mu);
+    return fd;
+}
+
+uint64_t netchan_chan_stat(netchan_chan_t *chan, netchan_stat stat)
+{
+    if (chan == NULL || stat < NETCHAN_STAT_SENT || stat >= NC_STAT_SLOTS) {
+        return 0;
+    }
+    if (stat == NETCHAN_STAT_PENDING) {
+        return netchan_pending(chan);
+    }
+    return atomic_load_explicit(&chan->stats[stat], memory_order_relaxed);
+}
+
+const char *netchan_stat_name(netchan_stat stat)
+{
+    switch (stat) {
+    case NETCHAN_STAT_SENT:
+        return "sent";
+    case NETCHAN_STAT_DELIVERED:
+        return "delivered";
+    case NETCHAN_STAT_ACKNOWLEDGED:
+        return "acknowledged";
+    case NETCHAN_STAT_REDELIVERED:
+        return "redelivered";
+    case NETCHAN_STAT_PENDING:
+        return "pending";
+    case NETCHAN_STAT_REJECTED:
+        return "rejected";
+    case NETCHAN_STAT_IMPORTERS:
+        return "importers";
+    case NETCHAN_STAT_IN_FLIGHT:
+        return "in_flight";
+    case NETCHAN_STAT_RECEIVED:
+        return "received";
+    case NETCHAN_STAT_TAKEN:
+        return "taken";
+    case NETCHAN_STAT_RETURNED:
+        return "returned";
+    case NETCHAN_STAT_DUPLICATES:
+        return "duplicates";
+    case NETCHAN_STAT_DEAD_LETTERED:
+        return "dead_lettered";
+    case NETCHAN_STAT_TAKEN_BACK:
+        return "taken_back";
+    }
+    return NULL;
 }

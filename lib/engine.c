@@ -37,6 +37,7 @@ netchan_err nc_endpoint_init(nc_endpoint_t *ep, nc_role_t role)
     pthread_mutex_init(&ep->cmd_mu, NULL);
     pthread_mutex_init(&ep->err_mu, NULL);
     pthread_mutex_init(&ep->chans_mu, NULL);
+    nc_events_init(&ep->events);
 
     if (pipe2(ep->wake_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
         return NETCHAN_ESYSTEM;
@@ -70,6 +71,7 @@ void nc_endpoint_fini(nc_endpoint_t *ep)
     pthread_mutex_destroy(&ep->cmd_mu);
     pthread_mutex_destroy(&ep->err_mu);
     pthread_mutex_destroy(&ep->chans_mu);
+    nc_events_fini(&ep->events);
 }
 
 netchan_err nc_endpoint_error(nc_endpoint_t *ep, netchan_err err, const char *format, ...)

@@ -26,6 +26,7 @@ struct nc_session {
     uint8_t routing_id[MAX_ROUTING_ID];
     size_t routing_size;
     char routing_key[2 * MAX_ROUTING_ID + 1];
+    char address[64]; /* the importer's address as libzmq reports it, "" when unknown */
     bool attached;
     int64_t last_heard;
     int64_t detached_at;
@@ -189,7 +190,7 @@ static void session_destroy(nc_endpoint_t *ep, nc_session_t *session)
 
 /* Detaches a session whose importer is gone or silent: its in-flight values go back to the
  * front of their channels' queues, in order, for the remaining importers. */
-static void session_lose(nc_endpoint_t *ep, nc_session_t *session, const char *reason)
+static void session_lose(nc_endpoint_t *ep, nc_session_t *session, netchan_event_reason reason)
 {
     exporter_state_t *state = state_of(ep);
     if (!session->attached) {
@@ -198,9 +199,11 @@ static void session_lose(nc_endpoint_t *ep, nc_session_t *session, const char *r
     session->attached = false;
     session->detached_at = nc_now_ms();
     state->detached_count++;
+    uint64_t taken_back = 0;
     for (size_t i = 0; i < session->link_count; i++) {
         nc_link_t *link = session->links[i];
         if (link->sending) {
+            taken_back += link->inflight.count;
             nc_link_take_back(link, true);
             link->end_sent = false;
         }
@@ -208,7 +211,13 @@ static void session_lose(nc_endpoint_t *ep, nc_session_t *session, const char *r
     for (size_t i = 0; i < session->link_count; i++) {
         rebalance_windows(ep, session->links[i]->chan);
     }
-    (void)reason;
+    nc_events_push(&ep->events, NETCHAN_EVENT_LOST, reason, session->key, session->address, "",
+                   taken_back);
+    nc_log(NETCHAN_LOG_WARNING,
+           "exporter: importer session %s (%s) lost: %s; %llu value(s) taken back for "
+           "redelivery",
+           session->key, session->address[0] ? session->address : "address unknown",
+           netchan_event_reason_name(reason), (unsigned long long)taken_back);
 }
 
 static nc_session_t *session_create(nc_endpoint_t *ep, const uint8_t *id)
@@ -241,7 +250,7 @@ static void session_set_routing(nc_endpoint_t *ep, nc_session_t *session, const 
     /* A previous session on the same routing id is superseded (ROUTER_HANDOVER). */
     nc_session_t *previous = zhashx_lookup(state->by_routing, session->routing_key);
     if (previous != NULL && previous != session) {
-        session_lose(ep, previous, "another session took over its connection");
+        session_lose(ep, previous, NETCHAN_REASON_CLOSED);
         zhashx_delete(state->by_routing, session->routing_key);
     }
     zhashx_insert(state->by_routing, session->routing_key, session);
@@ -263,12 +272,12 @@ static void send_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__
 {
     nc_transport_t tx = transport(ep, session);
     if (nc_send_frame(&tx, frame) != 0 && errno == EHOSTUNREACH) {
-        session_lose(ep, session, "connection closed");
+        session_lose(ep, session, NETCHAN_REASON_CLOSED);
     }
 }
 
 static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routing_size,
-                     const Netchan__Wire__Hello *hello)
+                     const char *address, const Netchan__Wire__Hello *hello)
 {
     exporter_state_t *state = state_of(ep);
     if (hello->version != NC_PROTOCOL_VERSION) {
@@ -286,6 +295,7 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
     nc_session_t *session = zhashx_lookup(state->by_session, key);
     bool resumed = session != NULL;
     bool expired = false;
+    bool was_attached_before = false;
     if (session == NULL) {
         session = session_create(ep, hello->session.data);
         if (session == NULL) {
@@ -303,9 +313,19 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
         for (size_t i = 0; i < session->link_count; i++) {
             session->links[i]->resend_index = 0;
         }
+        was_attached_before = true;
     }
     session_set_routing(ep, session, routing_id, routing_size);
     session->last_heard = nc_now_ms();
+    nc_format(session->address, sizeof(session->address), "%s", address);
+    netchan_event_type type = resumed ? NETCHAN_EVENT_RESUMED : NETCHAN_EVENT_CONNECTED;
+    netchan_event_reason reason = expired ? NETCHAN_REASON_EXPIRED : NETCHAN_REASON_NONE;
+    if (!resumed || expired || was_attached_before) {
+        nc_events_push(&ep->events, type, reason, session->key, session->address, "", 0);
+        nc_log(NETCHAN_LOG_INFO, "exporter: importer session %s (%s) %s%s", session->key,
+               session->address[0] ? session->address : "address unknown",
+               resumed ? "resumed" : "connected", expired ? " after it had been lost" : "");
+    }
 
     Netchan__Wire__Welcome welcome = NETCHAN__WIRE__WELCOME__INIT;
     welcome.version = NC_PROTOCOL_VERSION;
@@ -420,6 +440,8 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
         code = NETCHAN__WIRE__ERROR_CODE__ERROR_INVALID;
     }
     if (code != NETCHAN__WIRE__ERROR_CODE__ERROR_NONE) {
+        nc_log(NETCHAN_LOG_WARNING, "exporter: refused bind from importer session %s: %s",
+               session->key, message);
         send_bound(ep, session, bind->link, code, message, NULL);
         return;
     }
@@ -464,6 +486,8 @@ static void protocol_error(nc_endpoint_t *ep, nc_session_t *session, uint32_t li
                            const char *message)
 {
     state_of(ep)->protocol_errors++;
+    nc_log(NETCHAN_LOG_WARNING, "exporter: protocol error from importer session %s (%s): %s",
+           session->key, session->address[0] ? session->address : "address unknown", message);
     Netchan__Wire__Error error = NETCHAN__WIRE__ERROR__INIT;
     error.code = NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL;
     error.message = (char *)message;
@@ -544,6 +568,10 @@ static void on_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__Fr
         reply.body_case = NETCHAN__WIRE__FRAME__BODY_BYE;
         reply.bye = &bye;
         send_frame(ep, session, &reply);
+        nc_events_push(&ep->events, NETCHAN_EVENT_ENDED, NETCHAN_REASON_NONE, session->key,
+                       session->address, "", 0);
+        nc_log(NETCHAN_LOG_INFO, "exporter: importer session %s (%s) ended", session->key,
+               session->address[0] ? session->address : "address unknown");
         session_destroy(ep, session);
         break;
     }
@@ -569,12 +597,20 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     Netchan__Wire__Frame *frame = nc_frame_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]));
     if (frame == NULL) {
         state->protocol_errors++;
+        const char *address = zmq_msg_gets(&parts[1], "Peer-Address");
+        if (nc_log_enabled(NETCHAN_LOG_WARNING)) {
+            nc_log(NETCHAN_LOG_WARNING,
+                   "exporter: ignored a malformed frame of %zu bytes from %s (%llu so far)",
+                   zmq_msg_size(&parts[1]), address != NULL ? address : "an unknown peer",
+                   (unsigned long long)state->protocol_errors);
+        }
         send_error_to(ep, routing_id, routing_size, NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL, 0,
                       "malformed frame: not a netchan protocol message");
         return;
     }
     if (frame->body_case == NETCHAN__WIRE__FRAME__BODY_HELLO) {
-        on_hello(ep, routing_id, routing_size, frame->hello);
+        const char *address = zmq_msg_gets(&parts[1], "Peer-Address");
+        on_hello(ep, routing_id, routing_size, address != NULL ? address : "", frame->hello);
         nc_frame_free(frame);
         return;
     }
@@ -644,7 +680,7 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
             continue;
         }
         if (session->attached && now - session->last_heard > (int64_t)ep->timeout_ms) {
-            session_lose(ep, session, "heartbeat timeout");
+            session_lose(ep, session, NETCHAN_REASON_TIMEOUT);
         } else if (!session->attached && now - session->detached_at > SESSION_TTL_MS) {
             session_destroy(ep, session);
             continue;
@@ -659,44 +695,71 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
     }
 }
 
-/* Moves values of one channel: sends queued values round-robin to links with window, end of
- * stream where due, and the verdicts of the application. Returns true when more is queued
- * than the windows allowed this round. */
-static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
+/* Hands every value not taken back to its importer and stops each sender, after the
+ * application closed an exported receiving channel. */
+static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
+{
+    pthread_mutex_lock(&chan->mu);
+    while (chan->inbox.count > 0) {
+        nc_value_t *value = nc_ring_pop_front(&chan->inbox);
+        nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        free(value);
+    }
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+    nc_chan_flush_verdicts(ep, chan, transport_for_link);
+    for (size_t i = 0; i < chan->link_count; i++) {
+        nc_link_t *link = chan->links[i];
+        link->unbound = true;
+        if (link->session->attached) {
+            Netchan__Wire__Unbind unbind = NETCHAN__WIRE__UNBIND__INIT;
+            unbind.link = link->id;
+            Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+            frame.body_case = NETCHAN__WIRE__FRAME__BODY_UNBIND;
+            frame.unbind = &unbind;
+            send_frame(ep, link->session, &frame);
+        }
+    }
+}
+
+/* Updates the gauges of chan: bound importers and values in flight. */
+static void update_gauges(netchan_chan_t *chan)
+{
+    uint64_t importers = 0;
+    uint64_t in_flight = 0;
+    for (size_t i = 0; i < chan->link_count; i++) {
+        nc_link_t *link = chan->links[i];
+        if (link->session->attached && link->bound && !link->unbound) {
+            importers++;
+        }
+        in_flight += link->inflight.count;
+    }
+    nc_stat_set(chan, NETCHAN_STAT_IMPORTERS, importers);
+    nc_stat_set(chan, NETCHAN_STAT_IN_FLIGHT, in_flight);
+}
+
+/* Services an exported receiving channel: verdicts out, deadlines, the application's close.
+ * Returns the ms until it needs the engine again, or -1. */
+static int64_t service_receiving(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
+{
+    int64_t next = chan->options.explicit_ack ? nc_chan_expire_held(chan, now) : -1;
+    nc_chan_flush_verdicts(ep, chan, transport_for_link);
+    pthread_mutex_lock(&chan->mu);
+    bool closed = chan->closed;
+    pthread_mutex_unlock(&chan->mu);
+    if (closed && !chan->engine_closed_seen) {
+        chan->engine_closed_seen = true;
+        close_receiving(ep, chan);
+    }
+    return next;
+}
+
+/* Services an exported sending channel: queued values go round-robin to the links with window,
+ * then confirmations and end of stream. Returns true when values remain that the windows did
+ * not let out this round. */
+static bool service_sending(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
 {
     bool busy = false;
-    if (chan->dir == NETCHAN_RECV) {
-        nc_chan_flush_verdicts(ep, chan, transport_for_link);
-        pthread_mutex_lock(&chan->mu);
-        bool closed = chan->closed;
-        pthread_mutex_unlock(&chan->mu);
-        if (closed && !chan->engine_closed_seen) {
-            chan->engine_closed_seen = true;
-            /* Hand every value not taken back to its importer and stop each sender. */
-            pthread_mutex_lock(&chan->mu);
-            while (chan->inbox.count > 0) {
-                nc_value_t *value = nc_ring_pop_front(&chan->inbox);
-                nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
-                free(value);
-            }
-            pthread_mutex_unlock(&chan->mu);
-            nc_chan_flush_verdicts(ep, chan, transport_for_link);
-            for (size_t i = 0; i < chan->link_count; i++) {
-                nc_link_t *link = chan->links[i];
-                link->unbound = true;
-                if (link->session->attached) {
-                    Netchan__Wire__Unbind unbind = NETCHAN__WIRE__UNBIND__INIT;
-                    unbind.link = link->id;
-                    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
-                    frame.body_case = NETCHAN__WIRE__FRAME__BODY_UNBIND;
-                    frame.unbind = &unbind;
-                    send_frame(ep, link->session, &frame);
-                }
-            }
-        }
-        return false;
-    }
-
     size_t count = chan->link_count;
     for (size_t n = 0; n < count && n < chan->link_count; n++) {
         nc_link_t *link = chan->links[(chan->rr_next + n) % chan->link_count];
@@ -706,15 +769,14 @@ static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now
         nc_transport_t tx = transport(ep, link->session);
         int sent = nc_link_pump(&tx, link, now);
         if (sent < 0) {
-            session_lose(ep, link->session, "connection closed");
+            session_lose(ep, link->session, NETCHAN_REASON_CLOSED);
             continue;
         }
         if (sent >= NC_BATCH_VALUES) {
             busy = true;
         }
         if (nc_link_send_confirm(&tx, link) != 0) {
-            session_lose(ep, link->session, "connection closed");
-            continue;
+            session_lose(ep, link->session, NETCHAN_REASON_CLOSED);
         }
     }
     if (chan->link_count > 0) {
@@ -725,7 +787,7 @@ static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now
         if (link->session->attached && nc_link_end_due(link)) {
             nc_transport_t tx = transport(ep, link->session);
             if (nc_link_send_end(&tx, link) != 0) {
-                session_lose(ep, link->session, "connection closed");
+                session_lose(ep, link->session, NETCHAN_REASON_CLOSED);
             }
         }
     }
@@ -744,19 +806,56 @@ static int64_t exporter_tick(nc_endpoint_t *ep, int64_t now)
         state->next_check = now + 20;
     }
 
-    bool busy = false;
+    int64_t wait = state->probe_until > now ? 10 : 50;
     for (size_t i = 0; i < ep->chan_count; i++) {
-        if (service_channel(ep, ep->chans[i], now)) {
-            busy = true;
+        netchan_chan_t *chan = ep->chans[i];
+        if (chan->dir == NETCHAN_RECV) {
+            int64_t next = service_receiving(ep, chan, now);
+            if (next >= 0 && next < wait) {
+                wait = next;
+            }
+        } else if (service_sending(ep, chan, now)) {
+            wait = 0;
+        }
+        update_gauges(chan);
+    }
+    return wait;
+}
+
+/* Ends every session gracefully before the exporter goes away: confirmations and verdicts go
+ * out, then Bye, so importers stop waiting for this exporter at once. */
+static void say_goodbye(nc_endpoint_t *ep)
+{
+    exporter_state_t *state = state_of(ep);
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        netchan_chan_t *chan = ep->chans[i];
+        if (chan->dir == NETCHAN_RECV) {
+            nc_chan_flush_verdicts(ep, chan, transport_for_link);
+            continue;
+        }
+        for (size_t j = 0; j < chan->link_count; j++) {
+            nc_link_t *link = chan->links[j];
+            if (link->session->attached) {
+                nc_transport_t tx = transport(ep, link->session);
+                (void)nc_link_send_confirm(&tx, link);
+            }
         }
     }
-    if (busy) {
-        return 0;
+    zlistx_t *keys = zhashx_keys(state->by_session);
+    for (const char *key = keys ? zlistx_first(keys) : NULL; key != NULL; key = zlistx_next(keys)) {
+        nc_session_t *session = zhashx_lookup(state->by_session, key);
+        if (session != NULL && session->attached) {
+            Netchan__Wire__Bye bye = NETCHAN__WIRE__BYE__INIT;
+            Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+            frame.body_case = NETCHAN__WIRE__FRAME__BODY_BYE;
+            frame.bye = &bye;
+            send_frame(ep, session, &frame);
+        }
     }
-    if (state->probe_until > now) {
-        return 10;
-    }
-    return 50;
+    zlistx_destroy(&keys);
+    /* Let libzmq flush these frames for a moment after the socket closes. */
+    int linger = 500;
+    zmq_setsockopt(ep->socket, ZMQ_LINGER, &linger, sizeof(linger));
 }
 
 static int exporter_start(nc_endpoint_t *ep)
@@ -862,6 +961,12 @@ static int exporter_on_command(nc_endpoint_t *ep, const char *command, const cha
             size_t size = sizeof(ep->last_endpoint);
             zmq_getsockopt(ep->socket, ZMQ_LAST_ENDPOINT, ep->last_endpoint, &size);
         }
+        nc_log(NETCHAN_LOG_INFO, "exporter: %s %s", bind ? "listening on" : "connecting to",
+               bind ? ep->last_endpoint : text);
+        return NETCHAN_OK;
+    }
+    if (strcmp(command, "BYE") == 0) {
+        say_goodbye(ep);
         return NETCHAN_OK;
     }
     if (strcmp(command, "EXPORT") == 0) {
@@ -912,6 +1017,7 @@ void netchan_exporter_destroy(netchan_exporter_t **exporter_p)
     if (exporter_p == NULL || *exporter_p == NULL) {
         return;
     }
+    (void)nc_endpoint_command(&(*exporter_p)->ep, "BYE", NULL, NULL);
     nc_endpoint_fini(&(*exporter_p)->ep);
     free(*exporter_p);
     *exporter_p = NULL;
@@ -948,6 +1054,27 @@ netchan_err netchan_exporter_endpoint(netchan_exporter_t *exporter, char *buffer
         return NETCHAN_EINVAL;
     }
     return nc_endpoint_last(&exporter->ep, buffer, size);
+}
+
+netchan_err netchan_exporter_next_event(netchan_exporter_t *exporter, int timeout_ms,
+                                        netchan_event_t **event_p)
+{
+    if (exporter == NULL || event_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_events_next(&exporter->ep.events, timeout_ms, event_p);
+}
+
+int netchan_exporter_event_fd(netchan_exporter_t *exporter)
+{
+    if (exporter == NULL) {
+        return -1;
+    }
+    int fd = nc_events_fd(&exporter->ep.events);
+    if (fd < 0) {
+        nc_endpoint_error(&exporter->ep, NETCHAN_ESYSTEM, "cannot make the event descriptor");
+    }
+    return fd;
 }
 
 const char *netchan_exporter_error(netchan_exporter_t *exporter)

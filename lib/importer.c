@@ -48,6 +48,33 @@ static importer_state_t *state_of(nc_endpoint_t *ep)
     return ep->role_state;
 }
 
+/* Writes the exporter instance id as hex, the peer name in the importer's events. */
+static void instance_text(char out[17], uint64_t instance)
+{
+    nc_format(out, 17, "%016llx", (unsigned long long)instance);
+}
+
+static void push_event(nc_endpoint_t *ep, netchan_event_type type, netchan_event_reason reason,
+                       uint64_t instance, uint64_t count)
+{
+    char peer[17];
+    instance_text(peer, instance);
+    nc_events_push(&ep->events, type, reason, peer, ep->last_endpoint_connected, "", count);
+}
+
+/* Marks the exporter as lost until it welcomes this importer again. */
+static void lose_exporter(nc_endpoint_t *ep, netchan_event_reason reason)
+{
+    importer_state_t *state = state_of(ep);
+    if (state->phase != PHASE_READY) {
+        return;
+    }
+    state->phase = PHASE_CONNECTING;
+    push_event(ep, NETCHAN_EVENT_LOST, reason, state->instance, 0);
+    nc_log(NETCHAN_LOG_WARNING, "importer: exporter at %s lost: %s; reconnecting",
+           ep->last_endpoint_connected, netchan_event_reason_name(reason));
+}
+
 /* ---- transmission ---- */
 
 static int transmit(nc_endpoint_t *ep, nc_session_t *session, zmq_msg_t *msg)
@@ -142,9 +169,10 @@ static nc_link_t *find_link(nc_endpoint_t *ep, uint32_t id)
 
 /* Drops values the application has not taken from a link whose session the exporter lost: the
  * exporter took them back and delivers them again, here or to another importer. */
-static void drop_untaken(nc_link_t *link)
+static uint64_t drop_untaken(nc_link_t *link)
 {
     netchan_chan_t *chan = link->chan;
+    uint64_t dropped = 0;
     pthread_mutex_lock(&chan->mu);
     size_t count = chan->inbox.count;
     for (size_t i = 0; i < count; i++) {
@@ -152,11 +180,14 @@ static void drop_untaken(nc_link_t *link)
         if (value->link_key == link->key) {
             nc_seqset_remove(&link->seen, value->seq);
             free(value);
+            dropped++;
         } else {
             (void)nc_ring_push_back(&chan->inbox, value);
         }
     }
+    nc_chan_broadcast(chan);
     pthread_mutex_unlock(&chan->mu);
+    return dropped;
 }
 
 static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
@@ -172,6 +203,7 @@ static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
         return;
     }
     bool restarted = state->instance != 0 && welcome->instance != state->instance;
+    uint64_t taken_back = 0;
     for (size_t i = 0; i < ep->chan_count; i++) {
         nc_link_t *link = chan_link(ep->chans[i]);
         if (link == NULL) {
@@ -180,6 +212,7 @@ static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
         if (link->sending) {
             if (restarted) {
                 /* The new exporter knows nothing of what the old one received. */
+                taken_back += link->inflight.count;
                 nc_link_take_back(link, true);
                 link->window = 0;
             }
@@ -189,8 +222,23 @@ static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
         } else if (restarted) {
             nc_link_reset_receiver(ep, link);
         } else if (welcome->expired) {
-            drop_untaken(link);
+            taken_back += drop_untaken(link);
         }
+    }
+    if (!state->ever_welcomed || restarted) {
+        push_event(ep, NETCHAN_EVENT_CONNECTED,
+                   restarted ? NETCHAN_REASON_RESTART : NETCHAN_REASON_NONE, welcome->instance,
+                   taken_back);
+        nc_log(NETCHAN_LOG_INFO, "importer: session with exporter %016llx at %s %s",
+               (unsigned long long)welcome->instance, ep->last_endpoint_connected,
+               restarted ? "started again after the exporter restarted" : "started");
+    } else {
+        push_event(ep, NETCHAN_EVENT_RESUMED,
+                   welcome->expired ? NETCHAN_REASON_EXPIRED : NETCHAN_REASON_NONE,
+                   welcome->instance, taken_back);
+        nc_log(NETCHAN_LOG_INFO, "importer: session with exporter at %s resumed%s",
+               ep->last_endpoint_connected,
+               welcome->expired ? "; the exporter had lost it and took its values back" : "");
     }
     state->instance = welcome->instance;
     state->exporter_timeout_ms = welcome->timeout_ms;
@@ -239,12 +287,29 @@ static void on_bound(nc_endpoint_t *ep, const Netchan__Wire__Bound *bound)
     pthread_mutex_unlock(&chan->mu);
 }
 
+/* The exporter ended gracefully: it confirmed what it had, and nothing it sent can come back,
+ * so verdicts still unconfirmed need no confirmation. A restarted exporter is a new session. */
+static void on_exporter_bye(nc_endpoint_t *ep)
+{
+    importer_state_t *state = state_of(ep);
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        nc_link_t *link = chan_link(ep->chans[i]);
+        if (link != NULL && !link->sending) {
+            nc_link_on_confirm(link, UINT64_MAX);
+        }
+    }
+    push_event(ep, NETCHAN_EVENT_ENDED, NETCHAN_REASON_NONE, state->instance, 0);
+    nc_log(NETCHAN_LOG_INFO, "importer: exporter at %s ended the session",
+           ep->last_endpoint_connected);
+    state->phase = PHASE_CONNECTING;
+}
+
 static void on_error(nc_endpoint_t *ep, const Netchan__Wire__Error *error)
 {
     importer_state_t *state = state_of(ep);
     if (error->code == NETCHAN__WIRE__ERROR_CODE__ERROR_NO_SESSION) {
         if (state->phase == PHASE_READY) {
-            state->phase = PHASE_CONNECTING;
+            lose_exporter(ep, NETCHAN_REASON_EXPIRED);
             send_hello(ep, nc_now_ms());
         }
         return;
@@ -257,6 +322,9 @@ static void on_error(nc_endpoint_t *ep, const Netchan__Wire__Error *error)
         nc_endpoint_error(ep, nc_err_from_wire(error->code), "exporter reported: %s",
                           error->message);
     }
+    nc_log(NETCHAN_LOG_ERROR, "importer: the exporter at %s reported an error%s%s: %s",
+           ep->last_endpoint_connected, link != NULL ? " on channel " : "",
+           link != NULL ? link->chan->name : "", error->message);
 }
 
 /* Returns the link for a frame when it exists with the expected role. */
@@ -339,9 +407,13 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     case NETCHAN__WIRE__FRAME__BODY_PONG:
         break;
     case NETCHAN__WIRE__FRAME__BODY_BYE:
-        if (state->phase == PHASE_CLOSING && state->bye_reply_pending) {
-            state->bye_reply_pending = false;
-            nc_engine_reply(ep, NETCHAN_OK);
+        if (state->phase == PHASE_CLOSING) {
+            if (state->bye_reply_pending) {
+                state->bye_reply_pending = false;
+                nc_engine_reply(ep, NETCHAN_OK);
+            }
+        } else {
+            on_exporter_bye(ep);
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_ERROR:
@@ -364,7 +436,7 @@ static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event)
         state->phase = PHASE_CONNECTING;
         send_hello(ep, nc_now_ms());
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
-        state->phase = PHASE_CONNECTING;
+        lose_exporter(ep, NETCHAN_REASON_CLOSED);
     }
 }
 
@@ -388,14 +460,19 @@ static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
     }
 }
 
-static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
+/* Services one channel; returns the ms until it needs the engine again, 0 when values remain
+ * that the window did not let out, or -1. */
+static int64_t service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
 {
     importer_state_t *state = state_of(ep);
     nc_link_t *link = chan_link(chan);
     if (link == NULL) {
-        return false;
+        return -1;
     }
+    nc_stat_set(chan, NETCHAN_STAT_IMPORTERS, state->phase == PHASE_READY && link->bound);
+    nc_stat_set(chan, NETCHAN_STAT_IN_FLIGHT, link->inflight.count);
     if (!link->sending) {
+        int64_t next = chan->options.explicit_ack ? nc_chan_expire_held(chan, now) : -1;
         nc_chan_flush_verdicts(ep, chan, transport_for_link);
         pthread_mutex_lock(&chan->mu);
         bool closed = chan->closed;
@@ -404,10 +481,10 @@ static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now
             chan->engine_closed_seen = true;
             close_receiving(ep, chan);
         }
-        return false;
+        return next;
     }
     if (state->phase != PHASE_READY) {
-        return false;
+        return -1;
     }
     nc_transport_t tx = transport(ep);
     int sent = nc_link_pump(&tx, link, now);
@@ -415,7 +492,19 @@ static bool service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now
     if (nc_link_end_due(link)) {
         (void)nc_link_send_end(&tx, link);
     }
-    return sent >= NC_BATCH_VALUES;
+    return sent >= NC_BATCH_VALUES ? 0 : -1;
+}
+
+/* Pings at the importer's own interval, or more often when the exporter drops silent sessions
+ * sooner than four of those intervals. */
+static int64_t ping_interval(nc_endpoint_t *ep)
+{
+    importer_state_t *state = state_of(ep);
+    uint32_t interval = ep->heartbeat_ms;
+    if (state->exporter_timeout_ms > 0 && state->exporter_timeout_ms / 4 < interval) {
+        interval = state->exporter_timeout_ms / 4;
+    }
+    return interval > 0 ? interval : 1;
 }
 
 static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
@@ -433,7 +522,7 @@ static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
             send_hello(ep, now);
         }
         if (state->phase == PHASE_READY) {
-            if (now - state->last_ping >= ep->heartbeat_ms) {
+            if (now - state->last_ping >= ping_interval(ep)) {
                 Netchan__Wire__Ping ping = NETCHAN__WIRE__PING__INIT;
                 Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
                 frame.body_case = NETCHAN__WIRE__FRAME__BODY_PING;
@@ -449,17 +538,14 @@ static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
         }
     }
 
-    bool busy = false;
+    int64_t wait = ping_interval(ep) / 2 > 0 ? ping_interval(ep) / 2 : 1;
     for (size_t i = 0; i < ep->chan_count; i++) {
-        if (service_channel(ep, ep->chans[i], now)) {
-            busy = true;
+        int64_t next = service_channel(ep, ep->chans[i], now);
+        if (next >= 0 && next < wait) {
+            wait = next;
         }
     }
-    if (busy) {
-        return 0;
-    }
-    int64_t wait = ep->heartbeat_ms / 2;
-    return wait > 0 ? wait : 1;
+    return wait;
 }
 
 static int importer_start(nc_endpoint_t *ep)
@@ -577,6 +663,10 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
             size_t size = sizeof(ep->last_endpoint);
             zmq_getsockopt(ep->socket, ZMQ_LAST_ENDPOINT, ep->last_endpoint, &size);
         }
+        nc_format(ep->last_endpoint_connected, sizeof(ep->last_endpoint_connected), "%s",
+                  bind ? ep->last_endpoint : text);
+        nc_log(NETCHAN_LOG_INFO, "importer: %s %s", bind ? "listening on" : "connecting to",
+               ep->last_endpoint_connected);
         state->has_endpoint = true;
         state->phase = PHASE_CONNECTING;
         send_hello(ep, nc_now_ms());
@@ -696,6 +786,27 @@ netchan_err netchan_importer_endpoint(netchan_importer_t *importer, char *buffer
         return NETCHAN_EINVAL;
     }
     return nc_endpoint_last(&importer->ep, buffer, size);
+}
+
+netchan_err netchan_importer_next_event(netchan_importer_t *importer, int timeout_ms,
+                                        netchan_event_t **event_p)
+{
+    if (importer == NULL || event_p == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_events_next(&importer->ep.events, timeout_ms, event_p);
+}
+
+int netchan_importer_event_fd(netchan_importer_t *importer)
+{
+    if (importer == NULL) {
+        return -1;
+    }
+    int fd = nc_events_fd(&importer->ep.events);
+    if (fd < 0) {
+        nc_endpoint_error(&importer->ep, NETCHAN_ESYSTEM, "cannot make the event descriptor");
+    }
+    return fd;
 }
 
 const char *netchan_importer_error(netchan_importer_t *importer)

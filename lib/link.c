@@ -103,6 +103,9 @@ void nc_link_take_back(nc_link_t *link, bool count_attempt)
         values[i] = value;
     }
     link->resend_index = 0;
+    if (count_attempt) {
+        nc_stat_add(link->chan, NETCHAN_STAT_TAKEN_BACK, n);
+    }
     requeue_values(link->chan, values, n);
     free(values);
 }
@@ -154,18 +157,21 @@ void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
     nc_seqset_t acked = {0};
     nc_seqset_t returned = {0};
     nc_seqset_t rejected = {0};
+    nc_seqset_t released = {0};
     seqset_from_ranges(&acked, ack->acked, ack->n_acked);
     seqset_from_ranges(&returned, ack->returned, ack->n_returned);
     seqset_from_ranges(&rejected, ack->rejected, ack->n_rejected);
+    seqset_from_ranges(&released, ack->released, ack->n_released);
 
-    uint64_t wanted =
-        nc_seqset_size(&acked) + nc_seqset_size(&returned) + nc_seqset_size(&rejected);
+    uint64_t wanted = nc_seqset_size(&acked) + nc_seqset_size(&returned) +
+                      nc_seqset_size(&rejected) + nc_seqset_size(&released);
     uint64_t n_acked = 0;
     uint64_t n_rejected = 0;
     uint64_t first_rejected = 0;
     size_t n_back = 0;
+    size_t n_released = 0;
     nc_value_t **back = NULL;
-    if (ack->n_returned > 0) {
+    if (ack->n_returned > 0 || ack->n_released > 0) {
         back = malloc(link->inflight.count * sizeof(*back) + 1);
     }
 
@@ -187,7 +193,13 @@ void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
             free(value);
             n_rejected++;
         } else if (back != NULL && nc_seqset_contains(&returned, value->seq)) {
+            if (value->attempts > 0) {
+                value->attempts--; /* handed back unseen: that delivery did not count */
+            }
             back[n_back++] = value;
+        } else if (back != NULL && nc_seqset_contains(&released, value->seq)) {
+            back[n_back++] = value;
+            n_released++;
         } else {
             nc_ring_set(&link->inflight, kept++, value);
         }
@@ -207,14 +219,12 @@ void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
     }
 
     if (n_back > 0) {
-        for (size_t j = 0; j < n_back; j++) {
-            if (back[j]->attempts > 0) {
-                back[j]->attempts--; /* handed back unseen: that delivery did not count */
-            }
-        }
         requeue_values(chan, back, n_back);
+        nc_stat_add(chan, NETCHAN_STAT_RETURNED, n_back);
     }
     free(back);
+    nc_stat_add(chan, NETCHAN_STAT_ACKNOWLEDGED, n_acked);
+    nc_stat_add(chan, NETCHAN_STAT_REJECTED, n_rejected);
 
     if (n_acked + n_rejected > 0) {
         pthread_mutex_lock(&chan->mu);
@@ -238,6 +248,8 @@ void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
     nc_seqset_free(&acked);
     nc_seqset_free(&returned);
     nc_seqset_free(&rejected);
+    nc_seqset_free(&released);
+    (void)n_released;
 }
 
 /* Sends values[0..n) in one Data frame. */
@@ -292,6 +304,8 @@ static int resend_inflight(const nc_transport_t *tx, nc_link_t *link, int64_t no
  * accepts are rejected here, so the application learns of them from the channel. */
 static size_t take_batch(netchan_chan_t *chan, nc_link_t *link, nc_value_t **batch, size_t room)
 {
+    nc_value_t *dead[NC_BATCH_VALUES];
+    size_t n_dead = 0;
     size_t n = 0;
     size_t bytes = 0;
     uint64_t too_big = 0;
@@ -301,6 +315,14 @@ static size_t take_batch(netchan_chan_t *chan, nc_link_t *link, nc_value_t **bat
     pthread_mutex_lock(&chan->mu);
     while (n < room && n < NC_BATCH_VALUES && bytes < NC_BATCH_BYTES && chan->queue.count > 0) {
         nc_value_t *value = nc_ring_pop_front(&chan->queue);
+        if (chan->options.max_attempts > 0 && value->attempts >= chan->options.max_attempts) {
+            if (n_dead == NC_BATCH_VALUES) {
+                (void)nc_ring_push_front(&chan->queue, value);
+                break;
+            }
+            dead[n_dead++] = value;
+            continue;
+        }
         if (link->peer_max_value_size != 0 && value->size > link->peer_max_value_size) {
             too_big++;
             too_big_seq = value->seq;
@@ -322,6 +344,17 @@ static size_t take_batch(netchan_chan_t *chan, nc_link_t *link, nc_value_t **bat
         nc_chan_broadcast(chan);
     }
     pthread_mutex_unlock(&chan->mu);
+    if (too_big > 0) {
+        nc_stat_add(chan, NETCHAN_STAT_REJECTED, too_big);
+        nc_log(NETCHAN_LOG_WARNING,
+               "channel '%s': value seq %llu of %u bytes exceeds the receiver's maximum of %u "
+               "bytes; rejected",
+               chan->name, (unsigned long long)too_big_seq, too_big_size,
+               link->peer_max_value_size);
+    }
+    for (size_t i = 0; i < n_dead; i++) {
+        nc_chan_dead_letter(chan, dead[i]);
+    }
     return n;
 }
 
@@ -345,9 +378,11 @@ int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now)
         if (n == 0) {
             break;
         }
+        uint64_t again = 0;
         for (size_t i = 0; i < n; i++) {
             batch[i]->attempts++;
             batch[i]->link_key = link->key;
+            again += batch[i]->attempts > 1;
         }
         if (send_data(tx, link, batch, n) != 0) {
             int saved = errno;
@@ -371,6 +406,8 @@ int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now)
         }
         link->resend_index = link->inflight.count;
         sent += (int)n;
+        nc_stat_add(chan, NETCHAN_STAT_DELIVERED, n);
+        nc_stat_add(chan, NETCHAN_STAT_REDELIVERED, again);
     }
     return sent;
 }
@@ -492,8 +529,8 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__W
 {
     (void)tx;
     netchan_chan_t *chan = link->chan;
-    nc_value_t *fresh[NC_BATCH_VALUES];
-    size_t n_fresh = 0;
+    uint64_t received = 0;
+    uint64_t duplicates = 0;
 
     pthread_mutex_lock(&chan->mu);
     bool refusing = link->unbound || chan->closed;
@@ -506,52 +543,39 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__W
             if (kind != 0) {
                 nc_chan_add_verdict_locked(chan, link->key, wire->seq, kind);
             }
+            duplicates++;
+            continue;
+        }
+        if (refusing) {
+            nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
             continue;
         }
         if (nc_seqset_add(&link->seen, wire->seq) != 0) {
             continue; /* not recorded, so not accepted; the sender resends it later */
-        }
-        if (refusing) {
-            nc_seqset_remove(&link->seen, wire->seq);
-            nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
-            continue;
         }
         if (wire->payload.len > chan->options.max_value_size) {
             nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_REJECT);
             continue;
         }
         nc_value_t *value = nc_value_new(wire->payload.data, wire->payload.len);
-        if (value == NULL) {
+        if (value != NULL) {
+            value->seq = wire->seq;
+            value->attempts = wire->attempts;
+            value->link_key = link->key;
+        }
+        if (value == NULL || inbox_insert(chan, value) != 0) {
+            /* Out of memory: hand it back so that it is delivered later or elsewhere. */
+            free(value);
             nc_seqset_remove(&link->seen, wire->seq);
             nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
             continue;
         }
-        value->seq = wire->seq;
-        value->attempts = wire->attempts;
-        value->link_key = link->key;
-        if (n_fresh < NC_BATCH_VALUES) {
-            fresh[n_fresh++] = value;
-        }
-        if (n_fresh == NC_BATCH_VALUES || i + 1 == data->n_values) {
-            for (size_t j = 0; j < n_fresh; j++) {
-                if (inbox_insert(chan, fresh[j]) != 0) {
-                    nc_seqset_remove(&link->seen, fresh[j]->seq);
-                    nc_chan_add_verdict_locked(chan, link->key, fresh[j]->seq, NC_VERDICT_RETURN);
-                    free(fresh[j]);
-                }
-            }
-            n_fresh = 0;
-        }
-    }
-    for (size_t j = 0; j < n_fresh; j++) {
-        if (inbox_insert(chan, fresh[j]) != 0) {
-            nc_seqset_remove(&link->seen, fresh[j]->seq);
-            nc_chan_add_verdict_locked(chan, link->key, fresh[j]->seq, NC_VERDICT_RETURN);
-            free(fresh[j]);
-        }
+        received++;
     }
     nc_chan_broadcast(chan);
     pthread_mutex_unlock(&chan->mu);
+    nc_stat_add(chan, NETCHAN_STAT_RECEIVED, received);
+    nc_stat_add(chan, NETCHAN_STAT_DUPLICATES, duplicates);
 }
 
 static void add_all(nc_seqset_t *to, const nc_seqset_t *from)
@@ -637,13 +661,26 @@ static Netchan__Wire__SeqRange **wire_ranges(const nc_seqset_t *set,
     return pointers;
 }
 
+/* Verdicts collected for one link during a flush. */
+typedef struct link_verdicts {
+    nc_link_t *link;
+    nc_seqset_t acked;
+    nc_seqset_t returned;
+    nc_seqset_t rejected;
+    nc_seqset_t released;
+} link_verdicts_t;
+
 /* Sends one Ack with the given sets; returns 0 or -1 with errno. */
 static int send_ack(const nc_transport_t *tx, nc_link_t *link, uint64_t ack_no,
-                    const nc_seqset_t *acked, const nc_seqset_t *returned,
-                    const nc_seqset_t *rejected, const char *reason)
+                    const link_verdicts_t *lv, const char *reason)
 {
+    const nc_seqset_t *acked = &lv->acked;
+    const nc_seqset_t *returned = &lv->returned;
+    const nc_seqset_t *rejected = &lv->rejected;
+    const nc_seqset_t *released = &lv->released;
     Netchan__Wire__SeqRange *storage =
-        malloc((acked->count + returned->count + rejected->count + 1) * sizeof(*storage));
+        malloc((acked->count + returned->count + rejected->count + released->count + 1) *
+               sizeof(*storage));
     if (storage == NULL) {
         errno = ENOMEM;
         return -1;
@@ -657,12 +694,15 @@ static int send_ack(const nc_transport_t *tx, nc_link_t *link, uint64_t ack_no,
     ack.n_returned = returned->count;
     ack.rejected = wire_ranges(rejected, storage + acked->count + returned->count);
     ack.n_rejected = rejected->count;
+    ack.released =
+        wire_ranges(released, storage + acked->count + returned->count + rejected->count);
+    ack.n_released = released->count;
     if (rejected->count > 0) {
         ack.reject_code = NETCHAN__WIRE__ERROR_CODE__ERROR_REJECTED;
         ack.reject_reason = (char *)reason;
     }
     int rc = -1;
-    if (ack.acked != NULL && ack.returned != NULL && ack.rejected != NULL) {
+    if (ack.acked != NULL && ack.returned != NULL && ack.rejected != NULL && ack.released != NULL) {
         Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
         frame.body_case = NETCHAN__WIRE__FRAME__BODY_ACK;
         frame.ack = &ack;
@@ -674,18 +714,19 @@ static int send_ack(const nc_transport_t *tx, nc_link_t *link, uint64_t ack_no,
     free(ack.acked);
     free(ack.returned);
     free(ack.rejected);
+    free(ack.released);
     free(storage);
     errno = saved;
     return rc;
 }
 
-/* Verdicts collected for one link during a flush. */
-typedef struct link_verdicts {
-    nc_link_t *link;
-    nc_seqset_t acked;
-    nc_seqset_t returned;
-    nc_seqset_t rejected;
-} link_verdicts_t;
+static void free_group(link_verdicts_t *group)
+{
+    nc_seqset_free(&group->acked);
+    nc_seqset_free(&group->returned);
+    nc_seqset_free(&group->rejected);
+    nc_seqset_free(&group->released);
+}
 
 static void record_and_send(nc_endpoint_t *ep, link_verdicts_t *lv,
                             int (*tx_for)(nc_endpoint_t *, nc_link_t *, nc_transport_t *))
@@ -720,13 +761,14 @@ static void record_and_send(nc_endpoint_t *ep, link_verdicts_t *lv,
     }
 
     remove_all(&link->seen, &lv->returned);
+    remove_all(&link->seen, &lv->released);
 
     nc_transport_t tx;
     if (tx_for(ep, link, &tx) == 0) {
         char reason[160];
         nc_format(reason, sizeof(reason), "value too large or invalid for channel '%s' (%s)",
                   link->chan->name, link->chan->type_name);
-        (void)send_ack(&tx, link, ack_no, &lv->acked, &lv->returned, &lv->rejected, reason);
+        (void)send_ack(&tx, link, ack_no, lv, reason);
     }
 }
 
@@ -763,9 +805,7 @@ int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
             if (n_groups == sizeof(groups) / sizeof(groups[0])) {
                 for (size_t g = 0; g < n_groups; g++) {
                     record_and_send(ep, &groups[g], tx_for);
-                    nc_seqset_free(&groups[g].acked);
-                    nc_seqset_free(&groups[g].returned);
-                    nc_seqset_free(&groups[g].rejected);
+                    free_group(&groups[g]);
                 }
                 n_groups = 0;
             }
@@ -773,16 +813,15 @@ int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
             memset(group, 0, sizeof(*group));
             group->link = link;
         }
-        nc_seqset_t *set = verdict->kind == NC_VERDICT_ACK      ? &group->acked
-                           : verdict->kind == NC_VERDICT_RETURN ? &group->returned
-                                                                : &group->rejected;
+        nc_seqset_t *set = verdict->kind == NC_VERDICT_ACK       ? &group->acked
+                           : verdict->kind == NC_VERDICT_RETURN  ? &group->returned
+                           : verdict->kind == NC_VERDICT_RELEASE ? &group->released
+                                                                 : &group->rejected;
         (void)nc_seqset_add(set, verdict->seq);
     }
     for (size_t g = 0; g < n_groups; g++) {
         record_and_send(ep, &groups[g], tx_for);
-        nc_seqset_free(&groups[g].acked);
-        nc_seqset_free(&groups[g].returned);
-        nc_seqset_free(&groups[g].rejected);
+        free_group(&groups[g]);
     }
     free(list.items);
 
@@ -812,9 +851,8 @@ int nc_link_resend_records(const nc_transport_t *tx, nc_link_t *link)
     }
     link->records = merged;
     merged->ack_no = ++link->next_ack_no;
-    nc_seqset_t none = {0};
-    return send_ack(tx, link, merged->ack_no, &merged->acked, &none, &merged->rejected,
-                    "rejected before a reconnect");
+    link_verdicts_t lv = {.link = link, .acked = merged->acked, .rejected = merged->rejected};
+    return send_ack(tx, link, merged->ack_no, &lv, "rejected before a reconnect");
 }
 
 void nc_link_reset_receiver(nc_endpoint_t *ep, nc_link_t *link)
@@ -878,5 +916,71 @@ void nc_chan_remove_link(netchan_chan_t *chan, nc_link_t *link)
             chan->link_count--;
             return;
         }
+    }
+}
+
+/* ---- dead letters ---- */
+
+void nc_chan_dead_letter(netchan_chan_t *chan, nc_value_t *value)
+{
+    nc_endpoint_t *ep = chan->ep;
+    netchan_chan_t *target = NULL;
+    if (chan->options.dead_letter[0] != '\0') {
+        for (size_t i = 0; i < ep->chan_count; i++) {
+            netchan_chan_t *other = ep->chans[i];
+            if (other != chan && other->dir == NETCHAN_SEND &&
+                strcmp(other->name, chan->options.dead_letter) == 0) {
+                target = other;
+                break;
+            }
+        }
+    }
+    uint64_t seq = value->seq;
+    nc_events_push(&ep->events, NETCHAN_EVENT_DEAD_LETTER, NETCHAN_REASON_NONE, "", "", chan->name,
+                   seq);
+    nc_stat_add(chan, NETCHAN_STAT_DEAD_LETTERED, 1);
+
+    /* The dead-letter channel takes the value past its capacity rather than block the engine;
+     * the source channel's capacity already bounds how many can arrive. */
+    bool moved = false;
+    if (target != NULL) {
+        pthread_mutex_lock(&target->mu);
+        if (!target->closed) {
+            value->seq = ++target->next_seq;
+            value->attempts = 0;
+            value->link_key = 0;
+            if (nc_ring_push_back(&target->queue, value) == 0) {
+                target->pending++;
+                moved = true;
+                nc_chan_broadcast(target);
+            } else {
+                target->next_seq--;
+            }
+        }
+        pthread_mutex_unlock(&target->mu);
+        if (moved) {
+            nc_stat_add(target, NETCHAN_STAT_SENT, 1);
+        }
+    }
+
+    pthread_mutex_lock(&chan->mu);
+    chan->pending--;
+    if (!moved) {
+        chan->discarded++;
+    }
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+
+    if (moved) {
+        nc_log(NETCHAN_LOG_WARNING,
+               "channel '%s': value seq %llu failed %u delivery attempts; moved to dead-letter "
+               "channel '%s'",
+               chan->name, (unsigned long long)seq, chan->options.max_attempts, target->name);
+    } else {
+        free(value);
+        nc_log(NETCHAN_LOG_ERROR,
+               "channel '%s': value seq %llu failed %u delivery attempts and was discarded%s",
+               chan->name, (unsigned long long)seq, chan->options.max_attempts,
+               chan->options.dead_letter[0] ? " (dead-letter channel not found or closed)" : "");
     }
 }

@@ -83,6 +83,27 @@ void nc_seqset_free(nc_seqset_t *set);
 
 int64_t nc_now_ms(void);
 
+/* Logging (log.c). */
+bool nc_log_enabled(netchan_log_level level);
+void nc_log(netchan_log_level level, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* The event queue of an endpoint (event.c). */
+typedef struct nc_events {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    nc_ring_t queue;
+    uint64_t dropped;
+    int fds[2];
+    bool signalled;
+} nc_events_t;
+
+void nc_events_init(nc_events_t *events);
+void nc_events_fini(nc_events_t *events);
+void nc_events_push(nc_events_t *events, netchan_event_type type, netchan_event_reason reason,
+                    const char *peer, const char *address, const char *channel, uint64_t count);
+netchan_err nc_events_next(nc_events_t *events, int timeout_ms, netchan_event_t **event_p);
+int nc_events_fd(nc_events_t *events);
+
 /* Formats into buffer like snprintf but never fails; used for error details. */
 void nc_format(char *buffer, size_t size, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
@@ -108,11 +129,22 @@ typedef struct nc_value {
 
 nc_value_t *nc_value_new(const void *data, size_t size);
 
+/* A value taken from an explicit-acknowledgement channel, shared by the application's message
+ * handle and the channel's list of values awaiting acknowledgement; freed when both let go. */
+typedef struct nc_held {
+    uint64_t link_key;
+    uint64_t seq;
+    int64_t deadline; /* monotonic ms, 0 for none */
+    int refs;
+    bool settled; /* acknowledged, released or expired */
+    bool expired;
+} nc_held_t;
+
 /* The application's handle on a received value. */
 struct netchan_msg {
     netchan_chan_t *chan;
     nc_value_t *value;
-    bool acked;
+    nc_held_t *held; /* explicit acknowledgement only */
 };
 
 /* ---- channel options ---- */
@@ -120,10 +152,16 @@ struct netchan_msg {
 struct netchan_options {
     uint32_t capacity;
     uint32_t max_value_size;
+    uint32_t ack_deadline_ms;
+    uint32_t max_attempts;
+    char dead_letter[256];
     bool explicit_ack;
+    bool unacknowledged;
 };
 
 void nc_options_defaults(netchan_options_t *options);
+
+#define NC_STAT_SLOTS 16
 
 /* ---- verdicts: what a receiving application decided about a value ---- */
 
@@ -131,6 +169,7 @@ typedef enum nc_verdict_kind {
     NC_VERDICT_ACK = 1,
     NC_VERDICT_RETURN = 2,
     NC_VERDICT_REJECT = 3,
+    NC_VERDICT_RELEASE = 4,
 } nc_verdict_kind_t;
 
 typedef struct nc_verdict {
@@ -216,6 +255,16 @@ struct netchan_chan {
     bool eof;               /* no value will arrive any more */
     uint64_t decode_failures;
 
+    nc_ring_t held;     /* explicit acknowledgement: nc_held_t in take order */
+    uint64_t discarded; /* values dropped after their maximum attempts */
+
+    /* statistics, indexed by netchan_stat; written by either side without the mutex */
+    _Atomic uint64_t stats[NC_STAT_SLOTS];
+
+    /* the readiness descriptor of netchan_chan_fd(), made on first use */
+    int ready_fds[2];
+    bool ready_signalled;
+
     /* both: a failure that ends the channel, such as a bind the exporter rejected */
     netchan_err failure;
     bool bind_done; /* importer: the first bind was answered */
@@ -239,8 +288,26 @@ netchan_chan_t *nc_chan_new(nc_endpoint_t *ep, const char *name, netchan_dir dir
                             const ProtobufCMessageDescriptor *type, const char *type_name,
                             const char *fingerprint, const netchan_options_t *options);
 void nc_chan_destroy(netchan_chan_t *chan);
-/* Wakes application threads waiting on chan; the caller holds chan->mu. */
+/* Wakes application threads waiting on chan and updates its readiness descriptor; the caller
+ * holds chan->mu. */
 void nc_chan_broadcast(netchan_chan_t *chan);
+
+static inline void nc_stat_add(netchan_chan_t *chan, netchan_stat stat, uint64_t n)
+{
+    atomic_fetch_add_explicit(&chan->stats[stat], n, memory_order_relaxed);
+}
+
+static inline void nc_stat_set(netchan_chan_t *chan, netchan_stat stat, uint64_t n)
+{
+    atomic_store_explicit(&chan->stats[stat], n, memory_order_relaxed);
+}
+
+/* Engine side, for receiving channels with explicit acknowledgement: frees settled entries of
+ * chan->held and releases values past their deadline. Returns the ms until the next deadline,
+ * or -1 for none. */
+int64_t nc_chan_expire_held(netchan_chan_t *chan, int64_t now);
+/* Engine side: moves or discards a value past its channel's maximum attempts. */
+void nc_chan_dead_letter(netchan_chan_t *chan, nc_value_t *value);
 
 typedef enum nc_role {
     NC_EXPORTER = 1,
@@ -256,6 +323,7 @@ struct nc_endpoint {
 
     pthread_mutex_t err_mu;
     char errmsg[NC_ERRMSG_SIZE];
+    nc_events_t events;
 
     uint32_t heartbeat_ms;
     uint32_t timeout_ms;
@@ -266,6 +334,7 @@ struct nc_endpoint {
     size_t chan_count;
     size_t chan_cap;
     char last_endpoint[256];
+    char last_endpoint_connected[256]; /* importer: the exporter's endpoint, for messages */
 
     /* engine only */
     zsock_t *pipe;

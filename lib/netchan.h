@@ -51,7 +51,7 @@ typedef enum netchan_err {
     NETCHAN_ESTATE = 14,     /* the call does not fit the handle's direction, mode or state */
     NETCHAN_ESYSTEM = 15,    /* a call into the operating system or libzmq failed */
     NETCHAN_EREJECTED = 16,  /* the receiving side rejected a value or a bind */
-    NETCHAN_EDISCARDED = 17, /* a value was discarded, e.g. undelivered when its endpoint ended */
+    NETCHAN_EDISCARDED = 17, /* a value was discarded after its maximum delivery attempts */
 } netchan_err;
 
 /* Direction of a channel, from the point of view of the side that opens it. An exporter's
@@ -107,6 +107,118 @@ netchan_err netchan_options_set_explicit_ack(netchan_options_t *options, bool ex
  * NETCHAN_ETOOBIG; a receiver rejects larger values from a peer and reports them to it.
  * Returns NETCHAN_EINVAL for 0 or more than 256 MiB. */
 netchan_err netchan_options_set_max_value_size(netchan_options_t *options, uint32_t max_size);
+
+/* Sets how long a value taken from an explicit-acknowledgement channel may stay unacknowledged.
+ * When the deadline passes, the value is released back to its sender for redelivery and a later
+ * netchan_msg_ack() on it returns NETCHAN_ETIMEDOUT. 0, the default, means no deadline. Applies
+ * to receiving channels. */
+netchan_err netchan_options_set_ack_deadline(netchan_options_t *options, uint32_t deadline_ms);
+
+/* Sets how many times a sending channel hands one value to a receiver. A value that comes back
+ * after its last attempt (released, past its deadline, or its receiver lost) is not sent again:
+ * it moves to the dead-letter channel if one is set, and otherwise is discarded and reported
+ * (a NETCHAN_EVENT_DEAD_LETTER event, the NETCHAN_STAT_DEAD_LETTERED count, and
+ * NETCHAN_EDISCARDED from netchan_drain()). 0, the default, means no limit. */
+netchan_err netchan_options_set_max_attempts(netchan_options_t *options, uint32_t max_attempts);
+
+/* Names the dead-letter channel for values past their maximum attempts: another sending channel
+ * of the same exporter or importer, opened before this one. NULL clears it. The name is copied. */
+netchan_err netchan_options_set_dead_letter(netchan_options_t *options, const char *channel);
+
+/* Opens the channel unacknowledged: values travel over a ZeroMQ PUSH/PULL pair with no
+ * acknowledgement, redelivery or session resume. Faster, but AT MOST ONCE: values in transit or
+ * buffered at a receiver are lost when the connection or receiver is. Never the default. Both
+ * sides must choose it; a mismatch fails the bind with NETCHAN_ESTATE. */
+netchan_err netchan_options_set_unacknowledged(netchan_options_t *options, bool unacknowledged);
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging
+ *
+ * The library is silent by default. A log handler receives the engine's starts and stops,
+ * reconnects, lost sessions and every error it handles without returning it to a caller, each
+ * message naming the peer, channel and value sequence number where they apply. Nothing is logged
+ * per value on the hot path.
+ */
+
+typedef enum netchan_log_level {
+    NETCHAN_LOG_ERROR = 1,
+    NETCHAN_LOG_WARNING = 2,
+    NETCHAN_LOG_INFO = 3,
+    NETCHAN_LOG_DEBUG = 4,
+} netchan_log_level;
+
+/* A log handler. message is valid only during the call. Called from the library's engine
+ * threads, possibly several at once, so it must be thread-safe and return quickly. */
+typedef void (*netchan_log_fn)(netchan_log_level level, const char *message, void *user);
+
+/* Installs handler for messages at max_level and more severe; NULL restores silence. Affects
+ * every exporter and importer of the process. */
+void netchan_set_log_handler(netchan_log_fn handler, netchan_log_level max_level, void *user);
+
+/* Returns "error", "warning", "info" or "debug", a static string. */
+const char *netchan_log_level_name(netchan_log_level level);
+
+/* ---------------------------------------------------------------------------------------------
+ * Events
+ *
+ * Each exporter and importer keeps a queue of connection events for the application: a peer
+ * session connects, resumes after a reconnect, is lost (and why, and how many values were taken
+ * back from it for redelivery) or ends. The queue holds at most 1024 events; when it is full the
+ * oldest is dropped and a NETCHAN_EVENT_OVERFLOW event says how many were. Read it with
+ * netchan_*_next_event(), or wait for its file descriptor to become readable in poll(), epoll,
+ * asyncio or libuv.
+ */
+
+typedef enum netchan_event_type {
+    NETCHAN_EVENT_CONNECTED = 1,   /* a new session started: an importer joined, or an importer
+                                    * was welcomed by an exporter it had not met before */
+    NETCHAN_EVENT_RESUMED = 2,     /* a known session came back after a reconnect */
+    NETCHAN_EVENT_LOST = 3,        /* the peer was lost; see the reason and the count */
+    NETCHAN_EVENT_ENDED = 4,       /* the peer ended its session gracefully */
+    NETCHAN_EVENT_DEAD_LETTER = 5, /* a value passed its channel's maximum attempts */
+    NETCHAN_EVENT_OVERFLOW = 6,    /* the count tells how many older events were dropped */
+} netchan_event_type;
+
+typedef enum netchan_event_reason {
+    NETCHAN_REASON_NONE = 0,
+    NETCHAN_REASON_CLOSED = 1,   /* the peer's connection closed */
+    NETCHAN_REASON_TIMEOUT = 2,  /* the peer stopped answering heartbeats */
+    NETCHAN_REASON_PROTOCOL = 3, /* the peer broke the protocol */
+    NETCHAN_REASON_RESTART = 4,  /* the exporter restarted and lost the session's state */
+    NETCHAN_REASON_EXPIRED = 5,  /* the session had been lost before it resumed */
+} netchan_event_reason;
+
+typedef struct netchan_event netchan_event_t;
+
+/* Takes the next event, waiting up to timeout_ms. On success *event_p receives an event that
+ * the caller releases with netchan_event_destroy(). Returns NETCHAN_EAGAIN or NETCHAN_ETIMEDOUT
+ * when none arrived. */
+netchan_err netchan_exporter_next_event(netchan_exporter_t *exporter, int timeout_ms,
+                                        netchan_event_t **event_p);
+netchan_err netchan_importer_next_event(netchan_importer_t *importer, int timeout_ms,
+                                        netchan_event_t **event_p);
+
+/* Returns a file descriptor that is readable while events wait, or -1 with the detail in the
+ * handle's error. Owned by the handle: do not read from it or close it. */
+int netchan_exporter_event_fd(netchan_exporter_t *exporter);
+int netchan_importer_event_fd(netchan_importer_t *importer);
+
+netchan_event_type netchan_event_type_of(const netchan_event_t *event);
+netchan_event_reason netchan_event_reason_of(const netchan_event_t *event);
+/* The peer's session id as 32 hex digits (exporter side) or the exporter's instance id as 16
+ * hex digits (importer side); owned by the event. */
+const char *netchan_event_peer(const netchan_event_t *event);
+/* The peer's network address as libzmq reports it, or "" when unknown; owned by the event. */
+const char *netchan_event_address(const netchan_event_t *event);
+/* The channel the event concerns, or "" for session events; owned by the event. */
+const char *netchan_event_channel(const netchan_event_t *event);
+/* LOST and RESUMED: values taken back for redelivery. DEAD_LETTER: the value's sequence number.
+ * OVERFLOW: events dropped. Otherwise 0. */
+uint64_t netchan_event_count(const netchan_event_t *event);
+void netchan_event_destroy(netchan_event_t **event_p);
+/* Returns the name of an event type or reason ("lost", "timeout"), a static string. */
+const char *netchan_event_type_name(netchan_event_type type);
+const char *netchan_event_reason_name(netchan_event_reason reason);
 
 /* ---------------------------------------------------------------------------------------------
  * Exporter
@@ -262,7 +374,8 @@ uint32_t netchan_msg_attempts(const netchan_msg_t *msg);
 netchan_err netchan_msg_unpack(const netchan_msg_t *msg, ProtobufCMessage **out_p);
 
 /* Acknowledges msg on an explicit-acknowledgement channel, which ends its delivery. Idempotent.
- * Returns NETCHAN_ESTATE when the channel acknowledges on receipt. */
+ * Returns NETCHAN_ESTATE when the channel acknowledges on receipt, and NETCHAN_ETIMEDOUT when
+ * the channel's acknowledgement deadline passed and the value was released for redelivery. */
 netchan_err netchan_msg_ack(netchan_msg_t *msg);
 
 /* Releases msg. On an explicit-acknowledgement channel an unacknowledged value stays pending at
@@ -290,6 +403,45 @@ const char *netchan_chan_name(const netchan_chan_t *chan);
 
 /* Returns the detail of the last failure on this channel, as netchan_exporter_error(). */
 const char *netchan_chan_error(netchan_chan_t *chan);
+
+/* Returns a file descriptor for event loops, owned by the channel (do not read or close it):
+ * on a receiving channel it is readable while netchan_recv*() would not block (a value waits,
+ * or the channel ended or failed); on a sending channel, while netchan_send*() would not block.
+ * Returns -1 when no descriptor can be made, with the detail in netchan_chan_error(). */
+int netchan_chan_fd(netchan_chan_t *chan);
+
+/* Per-channel statistics, read with netchan_chan_stat(). Sending side: SENT, DELIVERED,
+ * ACKNOWLEDGED, REDELIVERED, TAKEN_BACK, PENDING, REJECTED, DEAD_LETTERED, IMPORTERS and
+ * IN_FLIGHT. Receiving side: RECEIVED, TAKEN, ACKNOWLEDGED, RETURNED, REJECTED, DUPLICATES,
+ * PENDING and IMPORTERS. Counters start at zero when the channel opens. */
+typedef enum netchan_stat {
+    NETCHAN_STAT_SENT = 1,           /* values accepted by netchan_send*() */
+    NETCHAN_STAT_DELIVERED = 2,      /* values handed to a receiver, redeliveries included */
+    NETCHAN_STAT_ACKNOWLEDGED = 3,   /* values acknowledged (sender: by a receiver) */
+    NETCHAN_STAT_REDELIVERED = 4,    /* deliveries of a value that had been delivered before */
+    NETCHAN_STAT_PENDING = 5,        /* sender: not yet acknowledged; receiver: not yet taken */
+    NETCHAN_STAT_REJECTED = 6,       /* values a receiver refused: too large or undecodable */
+    NETCHAN_STAT_IMPORTERS = 7,      /* importer sessions bound and connected (importer: 0 or 1) */
+    NETCHAN_STAT_IN_FLIGHT = 8,      /* credit in use: values delivered, not yet acknowledged */
+    NETCHAN_STAT_RECEIVED = 9,       /* values that arrived, duplicates excluded */
+    NETCHAN_STAT_TAKEN = 10,         /* values the application took */
+    NETCHAN_STAT_RETURNED = 11,      /* values handed back to the sender, unseen or released */
+    NETCHAN_STAT_DUPLICATES = 12,    /* values that arrived again and were dropped */
+    NETCHAN_STAT_DEAD_LETTERED = 13, /* values past their maximum attempts */
+    NETCHAN_STAT_TAKEN_BACK = 14,    /* values taken back from lost receivers */
+} netchan_stat;
+
+/* Returns the current value of a statistic, 0 for one that does not apply to the channel. */
+uint64_t netchan_chan_stat(netchan_chan_t *chan, netchan_stat stat);
+
+/* Returns the statistic's name in snake case ("in_flight"), a static string, or NULL. */
+const char *netchan_stat_name(netchan_stat stat);
+
+/* Hands msg back to its sender at once for redelivery, to this or another receiver, counting the
+ * attempt; for a value the application cannot process now. Explicit-acknowledgement channels
+ * only; returns NETCHAN_ESTATE otherwise and NETCHAN_ETIMEDOUT when the deadline already
+ * released it. */
+netchan_err netchan_msg_release(netchan_msg_t *msg);
 
 /* ---------------------------------------------------------------------------------------------
  * Types

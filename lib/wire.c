@@ -29,9 +29,10 @@ static bool frame_is_complete(const Netchan__Wire__Frame *frame)
         return frame->data->link != 0;
     case NETCHAN__WIRE__FRAME__BODY_ACK: {
         const Netchan__Wire__Ack *ack = frame->ack;
-        Netchan__Wire__SeqRange **lists[3] = {ack->acked, ack->returned, ack->rejected};
-        size_t counts[3] = {ack->n_acked, ack->n_returned, ack->n_rejected};
-        for (int l = 0; l < 3; l++) {
+        Netchan__Wire__SeqRange **lists[4] = {ack->acked, ack->returned, ack->rejected,
+                                              ack->released};
+        size_t counts[4] = {ack->n_acked, ack->n_returned, ack->n_rejected, ack->n_released};
+        for (int l = 0; l < 4; l++) {
             for (size_t i = 0; i < counts[l]; i++) {
                 if (lists[l][i]->first == 0 || lists[l][i]->first > lists[l][i]->last) {
                     return false;
