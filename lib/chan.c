@@ -338,6 +338,7 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
     }
     int64_t deadline = deadline_after(timeout_ms);
     netchan_err err = NETCHAN_OK;
+    bool wake_engine = false;
 
     pthread_mutex_lock(&chan->mu);
     for (;;) {
@@ -346,6 +347,9 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
             break;
         }
         if (chan->inbox.count > 0) {
+            /* An unacknowledged channel stops reading its socket while the inbox is full. */
+            wake_engine =
+                chan->options.unacknowledged && chan->inbox.count >= chan->options.capacity;
             *value_p = nc_ring_pop_front(&chan->inbox);
             sync_ready_locked(chan);
             nc_stat_add(chan, NETCHAN_STAT_TAKEN, 1);
@@ -366,12 +370,18 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
         }
     }
     pthread_mutex_unlock(&chan->mu);
+    if (wake_engine) {
+        nc_endpoint_wake(chan->ep);
+    }
     return err;
 }
 
 /* Queues a verdict for value and wakes the engine if it is the first one waiting. */
 static void settle(netchan_chan_t *chan, const nc_value_t *value, nc_verdict_kind_t kind)
 {
+    if (chan->options.unacknowledged) {
+        return; /* nobody waits for a verdict */
+    }
     pthread_mutex_lock(&chan->mu);
     bool was_empty = chan->verdicts.count == 0;
     nc_chan_add_verdict_locked(chan, value->link_key, value->seq, kind);
@@ -396,7 +406,7 @@ netchan_err netchan_recv_msg(netchan_chan_t *chan, int timeout_ms, netchan_msg_t
         free(msg);
         return err;
     }
-    if (chan->options.explicit_ack) {
+    if (chan->options.explicit_ack && !chan->options.unacknowledged) {
         nc_held_t *held = calloc(1, sizeof(*held));
         if (held == NULL) {
             /* Give the value back rather than hand out one that cannot be acknowledged. */

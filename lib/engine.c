@@ -415,15 +415,43 @@ void nc_engine_actor(zsock_t *pipe, void *args)
 
     int64_t wait_ms = 0;
     bool running = true;
+    zmq_pollitem_t *items = NULL;
+    netchan_chan_t **polled = NULL;
+    size_t items_cap = 0;
     while (running) {
-        zmq_pollitem_t items[4] = {
-            {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
-            {ep->socket, 0, ZMQ_POLLIN, 0},
-            {NULL, ep->wake_fds[0], ZMQ_POLLIN, 0},
-            {ep->monitor, 0, ZMQ_POLLIN, 0},
-        };
-        int count = ep->monitor != NULL ? 4 : 3;
-        if (zmq_poll(items, count, (long)wait_ms) < 0 && errno == ETERM) {
+        /* The fixed sockets, then the data sockets of unacknowledged receiving channels with
+         * room in their inbox. */
+        size_t needed = 4 + ep->chan_count;
+        if (needed > items_cap) {
+            zmq_pollitem_t *more_items = realloc(items, needed * sizeof(*items));
+            netchan_chan_t **more_polled = realloc(polled, needed * sizeof(*polled));
+            if (more_items != NULL) {
+                items = more_items;
+            }
+            if (more_polled != NULL) {
+                polled = more_polled;
+            }
+            if (more_items == NULL || more_polled == NULL) {
+                break; /* out of memory: stop the engine rather than spin */
+            }
+            items_cap = needed;
+        }
+        size_t count = 0;
+        items[count++] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
+        items[count++] = (zmq_pollitem_t){ep->socket, 0, ZMQ_POLLIN, 0};
+        items[count++] = (zmq_pollitem_t){NULL, ep->wake_fds[0], ZMQ_POLLIN, 0};
+        if (ep->monitor != NULL) {
+            items[count++] = (zmq_pollitem_t){ep->monitor, 0, ZMQ_POLLIN, 0};
+        }
+        size_t first_data = count;
+        for (size_t i = 0; i < ep->chan_count; i++) {
+            if (nc_unacked_wants_input(ep->chans[i])) {
+                polled[count - first_data] = ep->chans[i];
+                items[count++] = (zmq_pollitem_t){ep->chans[i]->data_socket, 0, ZMQ_POLLIN, 0};
+            }
+        }
+
+        if (zmq_poll(items, (int)count, (long)wait_ms) < 0 && errno == ETERM) {
             break;
         }
         if (items[2].revents & ZMQ_POLLIN) {
@@ -436,9 +464,20 @@ void nc_engine_actor(zsock_t *pipe, void *args)
         if (ep->monitor != NULL) {
             handle_monitor(ep, ops);
         }
-        if (running) {
-            wait_ms = ops->tick(ep, nc_now_ms());
+        int64_t now = nc_now_ms();
+        for (size_t i = first_data; i < count && running; i++) {
+            if (items[i].revents & ZMQ_POLLIN) {
+                nc_unacked_receive(polled[i - first_data], now);
+            }
         }
+        if (running) {
+            wait_ms = ops->tick(ep, now);
+        }
+    }
+    free(items);
+    free(polled);
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        nc_unacked_close(ep->chans[i]);
     }
     ops->stop(ep);
 }

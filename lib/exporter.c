@@ -359,6 +359,7 @@ static void send_bound(nc_endpoint_t *ep, nc_session_t *session, uint32_t link_i
     if (link != NULL) {
         netchan_chan_t *chan = link->chan;
         bound.max_value_size = chan->options.max_value_size;
+        bound.data_endpoint = chan->data_endpoint;
         if (!link->sending) {
             bound.window = share_of(chan);
             link->granted = bound.window;
@@ -399,6 +400,12 @@ static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const Netchan__
                   bind->type_name, bind->fingerprint[0] ? bind->fingerprint : "none");
         return NETCHAN__WIRE__ERROR_CODE__ERROR_TYPE;
     }
+    if (bind->unacknowledged != chan->options.unacknowledged) {
+        nc_format(message, size, "channel '%s' is exported %s; import it %s too", chan->name,
+                  chan->options.unacknowledged ? "unacknowledged" : "acknowledged",
+                  chan->options.unacknowledged ? "unacknowledged" : "acknowledged");
+        return NETCHAN__WIRE__ERROR_CODE__ERROR_STATE;
+    }
     if (chan->dir == NETCHAN_RECV) {
         pthread_mutex_lock(&chan->mu);
         bool closed = chan->closed;
@@ -433,6 +440,10 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
     char message[NC_ERRMSG_SIZE];
     netchan_chan_t *chan = find_chan(ep, bind->channel);
     Netchan__Wire__ErrorCode code = check_bind(chan, bind, message, sizeof(message));
+    if (code == NETCHAN__WIRE__ERROR_CODE__ERROR_NONE && chan->options.unacknowledged &&
+        nc_unacked_open_exporter(ep, chan, message, sizeof(message)) != NETCHAN_OK) {
+        code = NETCHAN__WIRE__ERROR_CODE__ERROR_STATE;
+    }
     if (code == NETCHAN__WIRE__ERROR_CODE__ERROR_NONE &&
         session->link_count >= MAX_LINKS_PER_SESSION) {
         nc_format(message, sizeof(message), "too many channels bound by one importer (max %d)",
@@ -702,7 +713,9 @@ static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
     pthread_mutex_lock(&chan->mu);
     while (chan->inbox.count > 0) {
         nc_value_t *value = nc_ring_pop_front(&chan->inbox);
-        nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        if (!chan->options.unacknowledged) {
+            nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        }
         free(value);
     }
     nc_chan_broadcast(chan);
@@ -742,6 +755,9 @@ static void update_gauges(netchan_chan_t *chan)
  * Returns the ms until it needs the engine again, or -1. */
 static int64_t service_receiving(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
 {
+    if (chan->options.unacknowledged) {
+        return nc_unacked_check_end(chan, now);
+    }
     int64_t next = chan->options.explicit_ack ? nc_chan_expire_held(chan, now) : -1;
     nc_chan_flush_verdicts(ep, chan, transport_for_link);
     pthread_mutex_lock(&chan->mu);
@@ -760,7 +776,10 @@ static int64_t service_receiving(nc_endpoint_t *ep, netchan_chan_t *chan, int64_
 static bool service_sending(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
 {
     bool busy = false;
-    size_t count = chan->link_count;
+    size_t count = chan->options.unacknowledged ? 0 : chan->link_count;
+    if (chan->options.unacknowledged) {
+        busy = nc_unacked_pump(chan, now) == 0;
+    }
     for (size_t n = 0; n < count && n < chan->link_count; n++) {
         nc_link_t *link = chan->links[(chan->rr_next + n) % chan->link_count];
         if (!link->session->attached) {

@@ -137,6 +137,7 @@ static void send_bind(nc_endpoint_t *ep, nc_link_t *link, bool resume)
     bind.window = chan->dir == NETCHAN_RECV ? chan->options.capacity : 0;
     bind.max_value_size = chan->options.max_value_size;
     bind.resume = resume;
+    bind.unacknowledged = chan->options.unacknowledged;
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
     frame.body_case = NETCHAN__WIRE__FRAME__BODY_BIND;
     frame.bind = &bind;
@@ -270,9 +271,21 @@ static void on_bound(nc_endpoint_t *ep, const Netchan__Wire__Bound *bound)
     }
     netchan_chan_t *chan = link->chan;
     netchan_err err = nc_err_from_wire(bound->error);
+    char message[NC_ERRMSG_SIZE];
+    if (err == NETCHAN_OK && chan->options.unacknowledged) {
+        err = bound->data_endpoint[0] == '\0'
+                  ? NETCHAN_EPROTO
+                  : nc_unacked_open_importer(ep, chan, bound->data_endpoint, message,
+                                             sizeof(message));
+        if (bound->data_endpoint[0] == '\0') {
+            nc_format(message, sizeof(message),
+                      "the exporter gave no data endpoint for unacknowledged channel '%s'",
+                      chan->name);
+        }
+    }
     pthread_mutex_lock(&chan->mu);
     if (err != NETCHAN_OK) {
-        nc_chan_set_error(chan, "%s", bound->message);
+        nc_chan_set_error(chan, "%s", bound->error != 0 ? bound->message : message);
         chan->failure = err;
     } else {
         link->bound = true;
@@ -447,7 +460,9 @@ static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
     pthread_mutex_lock(&chan->mu);
     while (chan->inbox.count > 0) {
         nc_value_t *value = nc_ring_pop_front(&chan->inbox);
-        nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        if (!chan->options.unacknowledged) {
+            nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        }
         free(value);
     }
     pthread_mutex_unlock(&chan->mu);
@@ -471,6 +486,9 @@ static int64_t service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t 
     }
     nc_stat_set(chan, NETCHAN_STAT_IMPORTERS, state->phase == PHASE_READY && link->bound);
     nc_stat_set(chan, NETCHAN_STAT_IN_FLIGHT, link->inflight.count);
+    if (!link->sending && chan->options.unacknowledged) {
+        return nc_unacked_check_end(chan, now);
+    }
     if (!link->sending) {
         int64_t next = chan->options.explicit_ack ? nc_chan_expire_held(chan, now) : -1;
         nc_chan_flush_verdicts(ep, chan, transport_for_link);
@@ -487,12 +505,18 @@ static int64_t service_channel(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t 
         return -1;
     }
     nc_transport_t tx = transport(ep);
-    int sent = nc_link_pump(&tx, link, now);
+    int64_t next = -1;
+    int sent = 0;
+    if (chan->options.unacknowledged) {
+        next = link->bound ? nc_unacked_pump(chan, now) : -1;
+    } else {
+        sent = nc_link_pump(&tx, link, now);
+    }
     (void)nc_link_send_confirm(&tx, link);
     if (nc_link_end_due(link)) {
         (void)nc_link_send_end(&tx, link);
     }
-    return sent >= NC_BATCH_VALUES ? 0 : -1;
+    return sent >= NC_BATCH_VALUES ? 0 : next;
 }
 
 /* Pings at the importer's own interval, or more often when the exporter drops silent sessions

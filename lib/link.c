@@ -631,6 +631,12 @@ void nc_chan_update_eof(netchan_chan_t *chan)
             eof = false;
         }
     }
+    if (chan->options.unacknowledged) {
+        if (eof) {
+            nc_unacked_on_end(chan, nc_now_ms()); /* eof once the data socket is quiet */
+        }
+        return;
+    }
     pthread_mutex_lock(&chan->mu);
     if (eof != chan->eof) {
         chan->eof = eof;

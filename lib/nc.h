@@ -278,6 +278,12 @@ struct netchan_chan {
     size_t link_cap;
     size_t rr_next; /* round-robin position among links */
     bool engine_closed_seen;
+
+    /* engine only, unacknowledged channels: the PUSH or PULL socket that carries the values */
+    void *data_socket;
+    char data_endpoint[256];
+    int64_t end_at;   /* receiving: end of stream arrived; eof once data is quiet until then */
+    int64_t retry_at; /* sending: after a full socket, when to try again */
 };
 
 void nc_chan_set_error(netchan_chan_t *chan, const char *format, ...)
@@ -439,6 +445,28 @@ int nc_link_send_window(const nc_transport_t *tx, nc_link_t *link, uint32_t wind
 /* Detaches link from its channel's link array. */
 void nc_chan_remove_link(netchan_chan_t *chan, nc_link_t *link);
 int nc_chan_add_link(netchan_chan_t *chan, nc_link_t *link);
+
+/* Unacknowledged channels over PUSH/PULL (unacked.c). */
+/* Exporter: makes the channel's data socket on first bind; writes the endpoint for Bound, or
+ * the reason into message and returns the error. */
+netchan_err nc_unacked_open_exporter(nc_endpoint_t *ep, netchan_chan_t *chan, char *message,
+                                     size_t size);
+/* Importer: connects the channel's data socket to the endpoint from Bound. */
+netchan_err nc_unacked_open_importer(nc_endpoint_t *ep, netchan_chan_t *chan,
+                                     const char *data_endpoint, char *message, size_t size);
+/* Reads values waiting on a receiving channel's data socket. */
+void nc_unacked_receive(netchan_chan_t *chan, int64_t now);
+/* Sends queued values of a sending channel; returns the ms until it wants to run again, 0 when
+ * more is queued, or -1. */
+int64_t nc_unacked_pump(netchan_chan_t *chan, int64_t now);
+/* Receiving side: end of stream arrived over the control connection. */
+void nc_unacked_on_end(netchan_chan_t *chan, int64_t now);
+/* Receiving side: sets eof once the data socket was quiet since end of stream; returns the ms
+ * until it should be checked again, or -1. */
+int64_t nc_unacked_check_end(netchan_chan_t *chan, int64_t now);
+/* True when the engine should poll the channel's data socket for input. */
+bool nc_unacked_wants_input(netchan_chan_t *chan);
+void nc_unacked_close(netchan_chan_t *chan);
 
 /* Wire helpers (wire.c). */
 Netchan__Wire__Frame *nc_frame_decode(const void *data, size_t size);
