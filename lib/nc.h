@@ -31,7 +31,7 @@
 #define NC_DEFAULT_CAPACITY       1024
 #define NC_MAX_CAPACITY           (1u << 20)
 #define NC_DEFAULT_MAX_VALUE_SIZE (1u << 20)
-#define NC_MAX_VALUE_SIZE_LIMIT   (256u << 20)
+#define NC_MAX_VALUE_SIZE_LIMIT   (16u << 20)
 #define NC_DEFAULT_HEARTBEAT_MS   250
 #define NC_DEFAULT_TIMEOUT_MS     1000
 

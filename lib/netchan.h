@@ -105,7 +105,7 @@ netchan_err netchan_options_set_explicit_ack(netchan_options_t *options, bool ex
 
 /* Sets the maximum packed size of one value in bytes. A sender rejects larger values with
  * NETCHAN_ETOOBIG; a receiver rejects larger values from a peer and reports them to it.
- * Returns NETCHAN_EINVAL for 0 or more than 256 MiB. */
+ * Returns NETCHAN_EINVAL for 0 or more than 16 MiB. */
 netchan_err netchan_options_set_max_value_size(netchan_options_t *options, uint32_t max_size);
 
 /* Sets how long a value taken from an explicit-acknowledgement channel may stay unacknowledged.
