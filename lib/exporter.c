@@ -892,8 +892,9 @@ static int exporter_start(nc_endpoint_t *ep)
         return -1;
     }
     ep->role_state = state;
-    ep->instance = ((uint64_t)randof(0x7fffffff) << 32) ^ (uint64_t)randof(0x7fffffff) ^
-                   (uint64_t)zclock_usecs();
+    if (nc_random_bytes(&ep->instance, sizeof(ep->instance)) != 0) {
+        return -1;
+    }
     if (ep->instance == 0) {
         ep->instance = 1;
     }

@@ -579,8 +579,8 @@ static int importer_start(nc_endpoint_t *ep)
         return -1;
     }
     ep->role_state = state;
-    for (size_t i = 0; i < NC_SESSION_ID_SIZE; i++) {
-        state->session_id[i] = (uint8_t)randof(256);
+    if (nc_random_bytes(state->session_id, NC_SESSION_ID_SIZE) != 0) {
+        return -1;
     }
     state->session_id[0] |= 0x80; /* libzmq reserves routing ids that start with a zero byte */
     state->next_link_id = 1;

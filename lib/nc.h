@@ -83,6 +83,9 @@ void nc_seqset_free(nc_seqset_t *set);
 
 int64_t nc_now_ms(void);
 
+/* Fills buffer with random bytes from the kernel; returns 0, or -1 when none are available. */
+int nc_random_bytes(void *buffer, size_t size);
+
 /* Logging (log.c). */
 bool nc_log_enabled(netchan_log_level level);
 void nc_log(netchan_log_level level, const char *format, ...) __attribute__((format(printf, 2, 3)));

@@ -1,13 +1,17 @@
 /* Small containers and helpers: the pointer ring used for channel queues, the sequence-number
  * range set used for duplicate detection and acknowledgements, clocks, error text, and the type
  * fingerprint. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nc.h"
 
@@ -231,6 +235,46 @@ void nc_seqset_free(nc_seqset_t *set)
 {
     free(set->ranges);
     memset(set, 0, sizeof(*set));
+}
+
+/* ---- randomness ---- */
+
+int nc_random_bytes(void *buffer, size_t size)
+{
+    /* Session and instance ids must differ between processes started in the same instant, so
+     * they come from the kernel's entropy pool, never from a time-seeded generator. */
+    uint8_t *out = buffer;
+    while (size > 0) {
+        ssize_t n = getrandom(out, size, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        out += n;
+        size -= (size_t)n;
+    }
+    if (size == 0) {
+        return 0;
+    }
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    while (size > 0) {
+        ssize_t n = read(fd, out, size);
+        if (n <= 0 && errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+        if (n > 0) {
+            out += n;
+            size -= (size_t)n;
+        }
+    }
+    close(fd);
+    return 0;
 }
 
 /* ---- time and text ---- */
