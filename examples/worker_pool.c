@@ -3,7 +3,7 @@
  * One dispatcher process exports two channels: "jobs", which it sends on, and "results", which
  * it receives on. Worker processes import both. Several workers compete for the jobs channel, so
  * each job goes to one of them, and their results merge into the results channel. While the
- * pool runs, the dispatcher kills workers with SIGKILL and starts new ones; no job is lost, and
+ * pool runs, the dispatcher kills workers with SIGKILL and starts new ones. No job is lost, and
  * the dispatcher prints the connection events and statistics it saw.
  *
  * Run: worker_pool [--jobs N] [--workers N] [--kills N]
