@@ -167,32 +167,35 @@ netchan_err nc_chan_fail(netchan_chan_t *chan, netchan_err err, const char *form
     return err;
 }
 
-/* Waits on chan->cond until deadline (ms on the monotonic clock, -1 for none). The caller holds
- * chan->mu. Returns false when the deadline has passed. */
-static bool chan_wait(netchan_chan_t *chan, int64_t deadline)
+/* Waits on chan->cond for up to timeout_ms in all, counted from the first wait of the call;
+ * *deadline starts at 0 and holds the end on the monotonic clock once computed, so a call that
+ * never waits never reads the clock. The caller holds chan->mu. Returns false when the time is
+ * up. */
+static bool chan_wait(netchan_chan_t *chan, int timeout_ms, int64_t *deadline)
 {
+    if (timeout_ms == 0) {
+        return false;
+    }
     chan->waiters++;
-    if (deadline < 0) {
+    if (timeout_ms < 0) {
         pthread_cond_wait(&chan->cond, &chan->mu);
         chan->waiters--;
         return true;
     }
     int64_t now = nc_now_ms();
-    if (now >= deadline) {
+    if (*deadline == 0) {
+        *deadline = now + timeout_ms;
+    }
+    if (now >= *deadline) {
         chan->waiters--;
         return false;
     }
     struct timespec until;
-    until.tv_sec = (time_t)(deadline / 1000);
-    until.tv_nsec = (long)(deadline % 1000) * 1000000L;
+    until.tv_sec = (time_t)(*deadline / 1000);
+    until.tv_nsec = (long)(*deadline % 1000) * 1000000L;
     int rc = pthread_cond_timedwait(&chan->cond, &chan->mu, &until);
     chan->waiters--;
-    return rc != ETIMEDOUT || nc_now_ms() < deadline;
-}
-
-static int64_t deadline_after(int timeout_ms)
-{
-    return timeout_ms < 0 ? -1 : nc_now_ms() + timeout_ms;
+    return rc != ETIMEDOUT || nc_now_ms() < *deadline;
 }
 
 /* Returns the error for a blocking call that could not finish before its deadline. */
@@ -210,7 +213,7 @@ static netchan_err timed_out(netchan_chan_t *chan, int timeout_ms, const char *o
 
 static netchan_err send_value(netchan_chan_t *chan, nc_value_t *value, int timeout_ms)
 {
-    int64_t deadline = deadline_after(timeout_ms);
+    int64_t deadline = 0;
     netchan_err err = NETCHAN_OK;
 
     pthread_mutex_lock(&chan->mu);
@@ -226,7 +229,7 @@ static netchan_err send_value(netchan_chan_t *chan, nc_value_t *value, int timeo
         if (chan->pending < chan->options.capacity) {
             break;
         }
-        if (!chan_wait(chan, deadline)) {
+        if (!chan_wait(chan, timeout_ms, &deadline)) {
             err = timed_out(chan, timeout_ms, "send");
             break;
         }
@@ -336,7 +339,7 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
         pthread_mutex_unlock(&chan->mu);
         return err;
     }
-    int64_t deadline = deadline_after(timeout_ms);
+    int64_t deadline = 0;
     netchan_err err = NETCHAN_OK;
     bool wake_engine = false;
 
@@ -364,7 +367,7 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
             err = chan->failure;
             break;
         }
-        if (!chan_wait(chan, deadline)) {
+        if (!chan_wait(chan, timeout_ms, &deadline)) {
             err = timed_out(chan, timeout_ms, "receive");
             break;
         }
@@ -450,7 +453,7 @@ netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage 
         pthread_mutex_unlock(&chan->mu);
         return err;
     }
-    int64_t deadline = deadline_after(timeout_ms);
+    int64_t deadline = -1; /* computed only after a value failed to decode */
     for (;;) {
         int remaining = timeout_ms;
         if (deadline >= 0) {
@@ -478,6 +481,9 @@ netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage 
         pthread_mutex_unlock(&chan->mu);
         settle(chan, value, NC_VERDICT_REJECT);
         free(value);
+        if (deadline < 0 && timeout_ms >= 0) {
+            deadline = nc_now_ms() + timeout_ms;
+        }
     }
 }
 
@@ -646,7 +652,7 @@ netchan_err netchan_drain(netchan_chan_t *chan, int timeout_ms, uint64_t *pendin
     if (chan == NULL) {
         return NETCHAN_EINVAL;
     }
-    int64_t deadline = deadline_after(timeout_ms);
+    int64_t deadline = 0;
     netchan_err err = NETCHAN_OK;
 
     pthread_mutex_lock(&chan->mu);
@@ -656,7 +662,7 @@ netchan_err netchan_drain(netchan_chan_t *chan, int timeout_ms, uint64_t *pendin
             err = chan->failure;
             break;
         }
-        if (!chan_wait(chan, deadline)) {
+        if (!chan_wait(chan, timeout_ms, &deadline)) {
             err = chan_error_locked(
                 chan, NETCHAN_ETIMEDOUT, "channel '%s': %llu value(s) still %s after %d ms",
                 chan->name, (unsigned long long)*count,

@@ -476,6 +476,7 @@ void nc_engine_actor(zsock_t *pipe, void *args)
     }
     free(items);
     free(polled);
+    nc_arena_free(&ep->arena);
     for (size_t i = 0; i < ep->chan_count; i++) {
         nc_unacked_close(ep->chans[i]);
     }

@@ -124,49 +124,22 @@ static void send_error_to(nc_endpoint_t *ep, const uint8_t *routing_id, size_t r
 
 /* ---- sessions ---- */
 
-static uint32_t share_of(netchan_chan_t *chan)
-{
-    size_t attached = 0;
-    for (size_t i = 0; i < chan->link_count; i++) {
-        nc_link_t *link = chan->links[i];
-        if (!link->sending && link->session->attached && !link->end_received) {
-            attached++;
-        }
-    }
-    uint32_t share = chan->options.capacity / (uint32_t)(attached > 0 ? attached : 1);
-    return share > 0 ? share : 1;
-}
-
-/* Recomputes the window of every sender on an exported receive channel, so that together they
- * hold about the channel's capacity (at least one value each). */
-static void rebalance_windows(nc_endpoint_t *ep, netchan_chan_t *chan)
-{
-    if (chan->dir != NETCHAN_RECV) {
-        return;
-    }
-    uint32_t share = share_of(chan);
-    for (size_t i = 0; i < chan->link_count; i++) {
-        nc_link_t *link = chan->links[i];
-        if (link->session->attached && link->bound && link->granted != share) {
-            nc_transport_t tx = transport(ep, link->session);
-            (void)nc_link_send_window(&tx, link, share);
-        }
-    }
-}
-
-static void session_drop_links(nc_endpoint_t *ep, nc_session_t *session)
+/* Removes the session's links. Values still in flight go back to their queues; after a graceful
+ * end they count as delivered only where the importer acknowledges explicitly, because an
+ * importer that acknowledges on receipt acknowledged everything it took before saying Bye. */
+static void session_drop_links(nc_endpoint_t *ep, nc_session_t *session, bool graceful)
 {
     for (size_t i = 0; i < session->link_count; i++) {
         nc_link_t *link = session->links[i];
         netchan_chan_t *chan = link->chan;
         if (link->sending) {
-            nc_link_take_back(link, true);
+            nc_link_take_back(link, !graceful || link->peer_explicit_ack);
         }
         nc_chan_remove_link(chan, link);
         nc_link_free(ep, link);
         if (chan->dir == NETCHAN_RECV) {
             nc_chan_update_eof(chan);
-            rebalance_windows(ep, chan);
+            nc_chan_grant(ep, chan, transport_for_link);
         }
     }
     free(session->links);
@@ -174,10 +147,10 @@ static void session_drop_links(nc_endpoint_t *ep, nc_session_t *session)
     session->link_count = 0;
 }
 
-static void session_destroy(nc_endpoint_t *ep, nc_session_t *session)
+static void session_destroy(nc_endpoint_t *ep, nc_session_t *session, bool graceful)
 {
     exporter_state_t *state = state_of(ep);
-    session_drop_links(ep, session);
+    session_drop_links(ep, session, graceful);
     if (zhashx_lookup(state->by_routing, session->routing_key) == session) {
         zhashx_delete(state->by_routing, session->routing_key);
     }
@@ -206,10 +179,16 @@ static void session_lose(nc_endpoint_t *ep, nc_session_t *session, netchan_event
             taken_back += link->inflight.count;
             nc_link_take_back(link, true);
             link->end_sent = false;
+        } else {
+            nc_link_stop_receiving(link);
         }
+        link->bound = false; /* until the importer binds the link again */
     }
     for (size_t i = 0; i < session->link_count; i++) {
-        rebalance_windows(ep, session->links[i]->chan);
+        nc_link_t *link = session->links[i];
+        if (!link->sending) {
+            nc_chan_grant(ep, link->chan, transport_for_link); /* its share goes to others */
+        }
     }
     nc_events_push(&ep->events, NETCHAN_EVENT_LOST, reason, session->key, session->address, "",
                    taken_back);
@@ -309,9 +288,14 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
         state->detached_count--;
     } else {
         /* A reconnect the exporter had not noticed: values in flight may have been lost with
-         * the old connection, so they are sent again and the importer drops duplicates. */
+         * the old connection, so they go out again after the next Bind and the importer drops
+         * duplicates. */
         for (size_t i = 0; i < session->link_count; i++) {
-            session->links[i]->resend_index = 0;
+            nc_link_t *link = session->links[i];
+            if (!link->sending) {
+                nc_link_stop_receiving(link);
+            }
+            link->bound = false; /* until the importer binds the link again */
         }
         was_attached_before = true;
     }
@@ -361,8 +345,7 @@ static void send_bound(nc_endpoint_t *ep, nc_session_t *session, uint32_t link_i
         bound.max_value_size = chan->options.max_value_size;
         bound.data_endpoint = chan->data_endpoint;
         if (!link->sending) {
-            bound.window = share_of(chan);
-            link->granted = bound.window;
+            bound.credit = nc_link_start_receiving(link);
         }
     }
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
@@ -428,10 +411,11 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
             return;
         }
         /* A resumed link: send everything in flight again; the importer drops duplicates. */
-        link->resend_index = 0;
+        link->bound = true;
         if (link->sending) {
-            link->window = bind->window;
+            nc_link_start_sending(link, bind->credit);
             link->peer_max_value_size = bind->max_value_size;
+            link->peer_explicit_ack = bind->explicit_ack;
         }
         send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_NONE, "", link);
         return;
@@ -483,13 +467,13 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
     link->session = session;
     link->bound = true;
     if (link->sending) {
-        link->window = bind->window;
+        nc_link_start_sending(link, bind->credit);
         link->peer_max_value_size = bind->max_value_size;
+        link->peer_explicit_ack = bind->explicit_ack;
     }
     send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_NONE, "", link);
     if (!link->sending) {
         nc_chan_update_eof(chan);
-        rebalance_windows(ep, chan);
     }
 }
 
@@ -544,16 +528,16 @@ static void on_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__Fr
             nc_link_on_confirm(link, frame->ack_confirm->ack_no);
         }
         break;
-    case NETCHAN__WIRE__FRAME__BODY_WINDOW:
-        if ((link = expect_link(ep, session, frame->window->link, true)) != NULL) {
-            link->window =
-                frame->window->window < NC_MAX_CAPACITY ? frame->window->window : NC_MAX_CAPACITY;
+    case NETCHAN__WIRE__FRAME__BODY_CREDIT:
+        if ((link = expect_link(ep, session, frame->credit->link, true)) != NULL &&
+            frame->credit->total > link->credit) {
+            link->credit = frame->credit->total;
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_END:
         if ((link = expect_link(ep, session, frame->end->link, false)) != NULL) {
             nc_link_on_end(link);
-            rebalance_windows(ep, link->chan);
+            nc_chan_grant(ep, link->chan, transport_for_link);
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_UNBIND:
@@ -583,7 +567,7 @@ static void on_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__Fr
                        session->address, "", 0);
         nc_log(NETCHAN_LOG_INFO, "exporter: importer session %s (%s) ended", session->key,
                session->address[0] ? session->address : "address unknown");
-        session_destroy(ep, session);
+        session_destroy(ep, session, true);
         break;
     }
     case NETCHAN__WIRE__FRAME__BODY_ERROR:
@@ -605,7 +589,8 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     const uint8_t *routing_id = zmq_msg_data(&parts[0]);
     size_t routing_size = zmq_msg_size(&parts[0]);
 
-    Netchan__Wire__Frame *frame = nc_frame_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]));
+    Netchan__Wire__Frame *frame =
+        nc_frame_decode_in(&ep->arena, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]));
     if (frame == NULL) {
         state->protocol_errors++;
         const char *address = zmq_msg_gets(&parts[1], "Peer-Address");
@@ -622,7 +607,6 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     if (frame->body_case == NETCHAN__WIRE__FRAME__BODY_HELLO) {
         const char *address = zmq_msg_gets(&parts[1], "Peer-Address");
         on_hello(ep, routing_id, routing_size, address != NULL ? address : "", frame->hello);
-        nc_frame_free(frame);
         return;
     }
 
@@ -635,12 +619,10 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
             send_error_to(ep, routing_id, routing_size, NETCHAN__WIRE__ERROR_CODE__ERROR_NO_SESSION,
                           0, "no session for this connection; send Hello");
         }
-        nc_frame_free(frame);
         return;
     }
     session->last_heard = nc_now_ms();
     on_frame(ep, session, frame);
-    nc_frame_free(frame);
 }
 
 static void exporter_on_monitor_event(nc_endpoint_t *ep, uint16_t event)
@@ -693,7 +675,7 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
         if (session->attached && now - session->last_heard > (int64_t)ep->timeout_ms) {
             session_lose(ep, session, NETCHAN_REASON_TIMEOUT);
         } else if (!session->attached && now - session->detached_at > SESSION_TTL_MS) {
-            session_destroy(ep, session);
+            session_destroy(ep, session, false);
             continue;
         }
         if (!session->attached && (oldest == NULL || session->detached_at < oldest->detached_at)) {
@@ -702,7 +684,7 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
     }
     zlistx_destroy(&keys);
     if (state->detached_count > MAX_DETACHED_SESSIONS && oldest != NULL) {
-        session_destroy(ep, oldest);
+        session_destroy(ep, oldest, false);
     }
 }
 
@@ -770,9 +752,9 @@ static int64_t service_receiving(nc_endpoint_t *ep, netchan_chan_t *chan, int64_
     return next;
 }
 
-/* Services an exported sending channel: queued values go round-robin to the links with window,
- * then confirmations and end of stream. Returns true when values remain that the windows did
- * not let out this round. */
+/* Services an exported sending channel: queued values go round-robin to the links with credit,
+ * then confirmations and end of stream. Returns true when values remain that the credit did not
+ * let out this round. */
 static bool service_sending(nc_endpoint_t *ep, netchan_chan_t *chan, int64_t now)
 {
     bool busy = false;
@@ -935,7 +917,7 @@ static void exporter_stop(nc_endpoint_t *ep)
              key = zlistx_next(keys)) {
             nc_session_t *session = zhashx_lookup(state->by_session, key);
             if (session != NULL) {
-                session_destroy(ep, session);
+                session_destroy(ep, session, false);
             }
         }
         zlistx_destroy(&keys);

@@ -48,6 +48,11 @@ static importer_state_t *state_of(nc_endpoint_t *ep)
     return ep->role_state;
 }
 
+static nc_link_t *chan_link(netchan_chan_t *chan)
+{
+    return chan->link_count > 0 ? chan->links[0] : NULL;
+}
+
 /* Writes the exporter instance id as hex, the peer name in the importer's events. */
 static void instance_text(char out[17], uint64_t instance)
 {
@@ -70,6 +75,12 @@ static void lose_exporter(nc_endpoint_t *ep, netchan_event_reason reason)
         return;
     }
     state->phase = PHASE_CONNECTING;
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        nc_link_t *link = chan_link(ep->chans[i]);
+        if (link != NULL && !link->sending) {
+            nc_link_stop_receiving(link);
+        }
+    }
     push_event(ep, NETCHAN_EVENT_LOST, reason, state->instance, 0);
     nc_log(NETCHAN_LOG_WARNING, "importer: exporter at %s lost: %s; reconnecting",
            ep->last_endpoint_connected, netchan_event_reason_name(reason));
@@ -120,11 +131,6 @@ static void send_hello(nc_endpoint_t *ep, int64_t now)
     state->last_hello = now;
 }
 
-static nc_link_t *chan_link(netchan_chan_t *chan)
-{
-    return chan->link_count > 0 ? chan->links[0] : NULL;
-}
-
 static void send_bind(nc_endpoint_t *ep, nc_link_t *link, bool resume)
 {
     netchan_chan_t *chan = link->chan;
@@ -134,15 +140,15 @@ static void send_bind(nc_endpoint_t *ep, nc_link_t *link, bool resume)
     bind.direction = nc_dir_to_wire(chan->dir);
     bind.type_name = chan->type_name;
     bind.fingerprint = chan->fingerprint;
-    bind.window = chan->dir == NETCHAN_RECV ? chan->options.capacity : 0;
+    bind.credit = chan->dir == NETCHAN_RECV ? nc_link_start_receiving(link) : 0;
     bind.max_value_size = chan->options.max_value_size;
     bind.resume = resume;
     bind.unacknowledged = chan->options.unacknowledged;
+    bind.explicit_ack = chan->options.explicit_ack;
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
     frame.body_case = NETCHAN__WIRE__FRAME__BODY_BIND;
     frame.bind = &bind;
     send_frame(ep, &frame);
-    link->granted = bind.window;
 }
 
 static void send_unbind(nc_endpoint_t *ep, nc_link_t *link)
@@ -182,6 +188,7 @@ static uint64_t drop_untaken(nc_link_t *link)
             nc_seqset_remove(&link->seen, value->seq);
             free(value);
             dropped++;
+            link->outstanding -= link->outstanding > 0 ? 1 : 0;
         } else {
             (void)nc_ring_push_back(&chan->inbox, value);
         }
@@ -215,7 +222,6 @@ static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
                 /* The new exporter knows nothing of what the old one received. */
                 taken_back += link->inflight.count;
                 nc_link_take_back(link, true);
-                link->window = 0;
             }
             link->resend_index = 0;
             link->end_sent = false;
@@ -290,7 +296,7 @@ static void on_bound(nc_endpoint_t *ep, const Netchan__Wire__Bound *bound)
     } else {
         link->bound = true;
         if (link->sending) {
-            link->window = bound->window < NC_MAX_CAPACITY ? bound->window : NC_MAX_CAPACITY;
+            nc_link_start_sending(link, bound->credit);
             link->peer_max_value_size = bound->max_value_size;
         }
     }
@@ -353,7 +359,8 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     if (count != 1) {
         return;
     }
-    Netchan__Wire__Frame *frame = nc_frame_decode(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
+    Netchan__Wire__Frame *frame =
+        nc_frame_decode_in(&ep->arena, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
     if (frame == NULL) {
         nc_endpoint_error(ep, NETCHAN_EPROTO, "malformed frame from the exporter ignored");
         return;
@@ -362,8 +369,7 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     if (state->phase != PHASE_READY && frame->body_case != NETCHAN__WIRE__FRAME__BODY_WELCOME &&
         frame->body_case != NETCHAN__WIRE__FRAME__BODY_BYE &&
         frame->body_case != NETCHAN__WIRE__FRAME__BODY_ERROR) {
-        nc_frame_free(frame); /* left from before the reconnect; the resume repeats it */
-        return;
+        return; /* left from before the reconnect; the resume repeats it */
     }
 
     nc_transport_t tx = transport(ep);
@@ -390,10 +396,10 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
             nc_link_on_confirm(link, frame->ack_confirm->ack_no);
         }
         break;
-    case NETCHAN__WIRE__FRAME__BODY_WINDOW:
-        if ((link = expect_link(ep, frame->window->link, true)) != NULL) {
-            link->window =
-                frame->window->window < NC_MAX_CAPACITY ? frame->window->window : NC_MAX_CAPACITY;
+    case NETCHAN__WIRE__FRAME__BODY_CREDIT:
+        if ((link = expect_link(ep, frame->credit->link, true)) != NULL &&
+            frame->credit->total > link->credit) {
+            link->credit = frame->credit->total;
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_END:
@@ -436,7 +442,6 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
         nc_endpoint_error(ep, NETCHAN_EPROTO, "unexpected frame from the exporter ignored");
         break;
     }
-    nc_frame_free(frame);
 }
 
 static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event)

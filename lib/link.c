@@ -1,4 +1,4 @@
-/* The per-link protocol, the same on both roles: the sender's window, batching, acknowledgement
+/* The per-link protocol, the same on both roles: the sender's credit, batching, acknowledgement
  * and redelivery, and the receiver's duplicate detection, verdicts and their confirmation.
  *
  * NB: a value stays owned by its sending engine from netchan_send() until an Ack removes it from
@@ -241,6 +241,9 @@ void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
         pthread_mutex_unlock(&chan->mu);
     }
 
+    if (ack->credit > link->credit) {
+        link->credit = ack->credit;
+    }
     if (ack->ack_no > link->last_ack_no) {
         link->last_ack_no = ack->ack_no;
     }
@@ -275,14 +278,15 @@ static int send_data(const nc_transport_t *tx, nc_link_t *link, nc_value_t **val
     return nc_send_frame(tx, &frame);
 }
 
-/* Sends in-flight values from resend_index on, after a reconnect. */
+/* Sends in-flight values from resend_index on, after a reconnect, as far as credit allows. */
 static int resend_inflight(const nc_transport_t *tx, nc_link_t *link, int64_t now)
 {
-    while (link->resend_index < link->inflight.count) {
+    while (link->resend_index < link->inflight.count && link->sent < link->credit) {
         nc_value_t *batch[NC_BATCH_VALUES];
         size_t n = 0;
         size_t bytes = 0;
-        while (link->resend_index + n < link->inflight.count && n < NC_BATCH_VALUES &&
+        uint64_t room = link->credit - link->sent;
+        while (link->resend_index + n < link->inflight.count && n < NC_BATCH_VALUES && n < room &&
                bytes < NC_BATCH_BYTES) {
             batch[n] = nc_ring_at(&link->inflight, link->resend_index + n);
             bytes += batch[n]->size;
@@ -296,6 +300,7 @@ static int resend_inflight(const nc_transport_t *tx, nc_link_t *link, int64_t no
             return -1;
         }
         link->resend_index += n;
+        link->sent += n;
     }
     return 0;
 }
@@ -372,9 +377,11 @@ int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now)
 
     netchan_chan_t *chan = link->chan;
     int sent = 0;
-    while (link->inflight.count < link->window) {
+    while (link->sent < link->credit) {
         nc_value_t *batch[NC_BATCH_VALUES];
-        size_t n = take_batch(chan, link, batch, link->window - link->inflight.count);
+        uint64_t room = link->credit - link->sent;
+        size_t n =
+            take_batch(chan, link, batch, room < NC_BATCH_VALUES ? (size_t)room : NC_BATCH_VALUES);
         if (n == 0) {
             break;
         }
@@ -398,13 +405,14 @@ int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now)
             return -1;
         }
         for (size_t i = 0; i < n; i++) {
-            /* Cannot fail: the ring only grows while window exceeds its count. */
             if (nc_ring_push_back(&link->inflight, batch[i]) != 0) {
+                /* Out of memory: they were sent, so they count as delivered once more. */
                 requeue_values(chan, &batch[i], n - i);
                 break;
             }
         }
         link->resend_index = link->inflight.count;
+        link->sent += n;
         sent += (int)n;
         nc_stat_add(chan, NETCHAN_STAT_DELIVERED, n);
         nc_stat_add(chan, NETCHAN_STAT_REDELIVERED, again);
@@ -485,8 +493,19 @@ void nc_chan_add_verdict_locked(netchan_chan_t *chan, uint64_t link_key, uint64_
         list->items = items;
         list->cap = cap;
     }
-    list->items[list->count++] = (nc_verdict_t){link_key, seq, kind};
+    list->items[list->count++] = (nc_verdict_t){link_key, seq, kind, false};
     chan->unconfirmed++;
+}
+
+/* Queues a verdict sent again for a duplicate of a value whose first verdict went unconfirmed. */
+static void add_repeat_verdict_locked(netchan_chan_t *chan, uint64_t link_key, uint64_t seq,
+                                      nc_verdict_kind_t kind)
+{
+    size_t before = chan->verdicts.count;
+    nc_chan_add_verdict_locked(chan, link_key, seq, kind);
+    if (chan->verdicts.count > before) {
+        chan->verdicts.items[before].repeat = true;
+    }
 }
 
 /* Inserts value into the inbox, before values of the same link with a higher seq, so that a
@@ -527,25 +546,33 @@ static nc_verdict_kind_t recorded_verdict(const nc_link_t *link, uint64_t seq)
 
 void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__Wire__Data *data)
 {
-    (void)tx;
     netchan_chan_t *chan = link->chan;
     uint64_t received = 0;
     uint64_t duplicates = 0;
+    uint64_t overrun = 0;
 
     pthread_mutex_lock(&chan->mu);
     bool refusing = link->unbound || chan->closed;
     for (size_t i = 0; i < data->n_values; i++) {
         const Netchan__Wire__Value *wire = data->values[i];
+        if (link->arrived >= link->granted) {
+            /* More than the credit allows: only a broken or hostile sender does this. The value
+             * is not recorded, so a correct resend is still accepted. */
+            overrun++;
+            continue;
+        }
+        link->arrived++;
         if (nc_seqset_contains(&link->seen, wire->seq)) {
             /* Resent after a reconnect and already here. If its verdict is recorded but not
              * confirmed, the sender may have missed it, so the verdict goes out again. */
             nc_verdict_kind_t kind = recorded_verdict(link, wire->seq);
             if (kind != 0) {
-                nc_chan_add_verdict_locked(chan, link->key, wire->seq, kind);
+                add_repeat_verdict_locked(chan, link->key, wire->seq, kind);
             }
             duplicates++;
             continue;
         }
+        link->outstanding++; /* every value from here on gets exactly one verdict */
         if (refusing) {
             nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
             continue;
@@ -576,6 +603,22 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__W
     pthread_mutex_unlock(&chan->mu);
     nc_stat_add(chan, NETCHAN_STAT_RECEIVED, received);
     nc_stat_add(chan, NETCHAN_STAT_DUPLICATES, duplicates);
+    if (overrun > 0) {
+        nc_log(NETCHAN_LOG_WARNING,
+               "channel '%s': ignored %llu value(s) beyond the credit of %llu on link %u",
+               chan->name, (unsigned long long)overrun, (unsigned long long)link->granted,
+               link->id);
+        if (tx != NULL) {
+            Netchan__Wire__Error error = NETCHAN__WIRE__ERROR__INIT;
+            error.code = NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL;
+            error.message = "values sent beyond the receiver's credit were ignored";
+            error.link = link->id;
+            Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+            frame.body_case = NETCHAN__WIRE__FRAME__BODY_ERROR;
+            frame.error = &error;
+            (void)nc_send_frame(tx, &frame);
+        }
+    }
 }
 
 static void add_all(nc_seqset_t *to, const nc_seqset_t *from)
@@ -625,7 +668,9 @@ void nc_link_on_confirm(nc_link_t *link, uint64_t ack_no)
 
 void nc_chan_update_eof(netchan_chan_t *chan)
 {
-    bool eof = chan->link_count > 0;
+    /* The stream ends once some sender ended it and every sender still bound has ended too;
+     * a sender that ended and then left (its importer went away) still counts. */
+    bool eof = chan->ended_links > 0;
     for (size_t i = 0; i < chan->link_count; i++) {
         if (!chan->links[i]->end_received) {
             eof = false;
@@ -647,7 +692,10 @@ void nc_chan_update_eof(netchan_chan_t *chan)
 
 void nc_link_on_end(nc_link_t *link)
 {
-    link->end_received = true;
+    if (!link->end_received) {
+        link->end_received = true;
+        link->chan->ended_links++;
+    }
     nc_chan_update_eof(link->chan);
 }
 
@@ -667,6 +715,47 @@ static Netchan__Wire__SeqRange **wire_ranges(const nc_seqset_t *set,
     return pointers;
 }
 
+/* Returns the values a receiving link holds or may still receive. */
+static uint64_t committed(const nc_link_t *link)
+{
+    return link->outstanding + (link->granted - link->arrived);
+}
+
+static bool can_receive(const nc_link_t *link)
+{
+    return !link->sending && link->bound && !link->unbound && !link->end_received;
+}
+
+/* Computes how much to grant link now, as a share of the channel's free capacity. */
+static uint64_t grant_for(const netchan_chan_t *chan, const nc_link_t *link)
+{
+    uint64_t capacity = chan->options.capacity;
+    uint64_t used = 0;
+    uint64_t receivers = 0;
+    for (size_t i = 0; i < chan->link_count; i++) {
+        const nc_link_t *other = chan->links[i];
+        if (other->sending) {
+            continue;
+        }
+        used += committed(other);
+        receivers += can_receive(other) || other == link;
+    }
+    uint64_t share = capacity / (receivers > 0 ? receivers : 1);
+    if (share == 0) {
+        share = 1;
+    }
+    uint64_t have = committed(link);
+    if (have >= share) {
+        return 0;
+    }
+    uint64_t free = capacity > used ? capacity - used : 0;
+    uint64_t give = share - have < free ? share - have : free;
+    if (give == 0 && have == 0) {
+        give = 1; /* never leave a sender without any credit */
+    }
+    return give;
+}
+
 /* Verdicts collected for one link during a flush. */
 typedef struct link_verdicts {
     nc_link_t *link;
@@ -678,7 +767,7 @@ typedef struct link_verdicts {
 
 /* Sends one Ack with the given sets; returns 0 or -1 with errno. */
 static int send_ack(const nc_transport_t *tx, nc_link_t *link, uint64_t ack_no,
-                    const link_verdicts_t *lv, const char *reason)
+                    const link_verdicts_t *lv, const char *reason, uint64_t credit)
 {
     const nc_seqset_t *acked = &lv->acked;
     const nc_seqset_t *returned = &lv->returned;
@@ -694,6 +783,7 @@ static int send_ack(const nc_transport_t *tx, nc_link_t *link, uint64_t ack_no,
     Netchan__Wire__Ack ack = NETCHAN__WIRE__ACK__INIT;
     ack.link = link->id;
     ack.ack_no = ack_no;
+    ack.credit = credit;
     ack.acked = wire_ranges(acked, storage);
     ack.n_acked = acked->count;
     ack.returned = wire_ranges(returned, storage + acked->count);
@@ -774,7 +864,11 @@ static void record_and_send(nc_endpoint_t *ep, link_verdicts_t *lv,
         char reason[160];
         nc_format(reason, sizeof(reason), "value too large or invalid for channel '%s' (%s)",
                   link->chan->name, link->chan->type_name);
-        (void)send_ack(&tx, link, ack_no, lv, reason);
+        /* Credit freed by these verdicts rides on the Ack. */
+        uint64_t give = link->bound && !link->unbound ? grant_for(link->chan, link) : 0;
+        if (send_ack(&tx, link, ack_no, lv, reason, give > 0 ? link->granted + give : 0) == 0) {
+            link->granted += give;
+        }
     }
 }
 
@@ -787,6 +881,7 @@ int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
     pthread_mutex_unlock(&chan->mu);
     if (list.count == 0) {
         free(list.items);
+        nc_chan_grant(ep, chan, tx_for); /* a link may have joined or run low meanwhile */
         return 0;
     }
 
@@ -819,6 +914,9 @@ int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
             memset(group, 0, sizeof(*group));
             group->link = link;
         }
+        if (!verdict->repeat && group->link->outstanding > 0) {
+            group->link->outstanding--;
+        }
         nc_seqset_t *set = verdict->kind == NC_VERDICT_ACK       ? &group->acked
                            : verdict->kind == NC_VERDICT_RETURN  ? &group->returned
                            : verdict->kind == NC_VERDICT_RELEASE ? &group->released
@@ -837,6 +935,7 @@ int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
         nc_chan_broadcast(chan);
         pthread_mutex_unlock(&chan->mu);
     }
+    nc_chan_grant(ep, chan, tx_for);
     return 0;
 }
 
@@ -858,7 +957,7 @@ int nc_link_resend_records(const nc_transport_t *tx, nc_link_t *link)
     link->records = merged;
     merged->ack_no = ++link->next_ack_no;
     link_verdicts_t lv = {.link = link, .acked = merged->acked, .rejected = merged->rejected};
-    return send_ack(tx, link, merged->ack_no, &lv, "rejected before a reconnect");
+    return send_ack(tx, link, merged->ack_no, &lv, "rejected before a reconnect", 0);
 }
 
 void nc_link_reset_receiver(nc_endpoint_t *ep, nc_link_t *link)
@@ -871,7 +970,11 @@ void nc_link_reset_receiver(nc_endpoint_t *ep, nc_link_t *link)
     link->records_tail = NULL;
     nc_seqset_clear(&link->seen);
     link->next_ack_no = 0;
-    link->end_received = false;
+    if (link->end_received) {
+        link->end_received = false;
+        link->chan->ended_links--;
+    }
+    link->outstanding = 0;
 
     netchan_chan_t *chan = link->chan;
     pthread_mutex_lock(&chan->mu);
@@ -882,19 +985,56 @@ void nc_link_reset_receiver(nc_endpoint_t *ep, nc_link_t *link)
     nc_link_rekey(ep, link);
 }
 
-int nc_link_send_window(const nc_transport_t *tx, nc_link_t *link, uint32_t window)
+/* ---- credit ---- */
+
+void nc_link_start_sending(nc_link_t *link, uint64_t credit)
 {
-    Netchan__Wire__Window message = NETCHAN__WIRE__WINDOW__INIT;
-    message.link = link->id;
-    message.window = window;
-    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
-    frame.body_case = NETCHAN__WIRE__FRAME__BODY_WINDOW;
-    frame.window = &message;
-    if (nc_send_frame(tx, &frame) != 0) {
-        return errno == EAGAIN ? 0 : -1;
+    link->credit = credit;
+    link->sent = 0;
+    link->resend_index = 0;
+}
+
+void nc_link_stop_receiving(nc_link_t *link)
+{
+    link->granted = link->arrived;
+}
+
+uint64_t nc_link_start_receiving(nc_link_t *link)
+{
+    link->arrived = 0;
+    link->granted = 0;
+    link->bound = true;
+    link->granted = grant_for(link->chan, link);
+    return link->granted;
+}
+
+void nc_chan_grant(nc_endpoint_t *ep, netchan_chan_t *chan,
+                   int (*tx_for)(nc_endpoint_t *, nc_link_t *, nc_transport_t *))
+{
+    size_t count = chan->link_count;
+    for (size_t n = 0; n < count; n++) {
+        nc_link_t *link = chan->links[(chan->rr_next + n) % count];
+        nc_transport_t tx;
+        if (!can_receive(link) || tx_for(ep, link, &tx) != 0) {
+            continue;
+        }
+        uint64_t give = grant_for(chan, link);
+        if (give == 0) {
+            continue;
+        }
+        Netchan__Wire__Credit credit = NETCHAN__WIRE__CREDIT__INIT;
+        credit.link = link->id;
+        credit.total = link->granted + give;
+        Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
+        frame.body_case = NETCHAN__WIRE__FRAME__BODY_CREDIT;
+        frame.credit = &credit;
+        if (nc_send_frame(&tx, &frame) == 0) {
+            link->granted += give;
+        }
     }
-    link->granted = window;
-    return 0;
+    if (count > 0) {
+        chan->rr_next = (chan->rr_next + 1) % count;
+    }
 }
 
 /* ---- channel link array ---- */

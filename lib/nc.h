@@ -81,6 +81,14 @@ uint64_t nc_seqset_size(const nc_seqset_t *set);
 void nc_seqset_clear(nc_seqset_t *set);
 void nc_seqset_free(nc_seqset_t *set);
 
+/* A bump allocator for decoding frames on the engine thread without a malloc per field: a frame
+ * decoded in it lives until the next nc_arena_reset(). */
+typedef struct nc_arena_chunk nc_arena_chunk_t;
+typedef struct nc_arena {
+    nc_arena_chunk_t *chunks; /* newest first */
+    size_t used_total;
+} nc_arena_t;
+
 int64_t nc_now_ms(void);
 
 /* Fills buffer with random bytes from the kernel; returns 0, or -1 when none are available. */
@@ -179,6 +187,7 @@ typedef struct nc_verdict {
     uint64_t link_key;
     uint64_t seq;
     nc_verdict_kind_t kind;
+    bool repeat; /* sent again for a duplicate; the value was already counted */
 } nc_verdict_t;
 
 typedef struct nc_verdicts {
@@ -213,16 +222,20 @@ typedef struct nc_link {
     /* sender role */
     nc_ring_t inflight;  /* values sent and not acknowledged, in send order */
     size_t resend_index; /* inflight[resend_index..] must be sent again on this connection */
-    uint32_t window;     /* the most unacknowledged values the receiver accepts */
+    uint64_t credit;     /* values the receiver allowed since the link was last bound */
+    uint64_t sent;       /* values sent since then, resends included */
     uint32_t peer_max_value_size;
-    uint64_t last_ack_no; /* the last Ack applied */
+    bool peer_explicit_ack; /* the receiving importer acknowledges explicitly */
+    uint64_t last_ack_no;   /* the last Ack applied */
     bool confirm_due;
     bool end_sent;
     int64_t retry_at; /* after a full socket queue, when to try sending again */
 
     /* receiver role */
-    nc_seqset_t seen; /* received, and acknowledgement not yet confirmed: duplicates */
-    uint32_t granted; /* the window last announced to the sender */
+    nc_seqset_t seen;     /* received, and acknowledgement not yet confirmed: duplicates */
+    uint64_t granted;     /* credit given since the link was last bound */
+    uint64_t arrived;     /* values arrived since then, duplicates included */
+    uint64_t outstanding; /* values accepted and their verdict not yet sent */
     uint64_t next_ack_no;
     nc_ack_record_t *records; /* unconfirmed Acks, oldest first */
     nc_ack_record_t *records_tail;
@@ -279,7 +292,8 @@ struct netchan_chan {
     nc_link_t **links;
     size_t link_count;
     size_t link_cap;
-    size_t rr_next; /* round-robin position among links */
+    size_t rr_next;       /* round-robin position among links */
+    uint64_t ended_links; /* receiving: links that sent end of stream, departed ones included */
     bool engine_closed_seen;
 
     /* engine only, unacknowledged channels: the PUSH or PULL socket that carries the values */
@@ -347,6 +361,7 @@ struct nc_endpoint {
 
     /* engine only */
     zsock_t *pipe;
+    nc_arena_t arena;
     void *socket;
     void *monitor;
     nc_link_t **link_table;
@@ -418,7 +433,7 @@ int nc_send_frame(const nc_transport_t *tx, const Netchan__Wire__Frame *frame);
 void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack);
 /* Puts every in-flight value of link back at the front of its channel's queue. */
 void nc_link_take_back(nc_link_t *link, bool count_attempt);
-/* Sends queued values to link while it has window; returns the number sent, -1 on an error
+/* Sends queued values to link while it has credit; returns the number sent, -1 on an error
  * that lost the peer. */
 int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now);
 /* Sends every in-flight value again, after a reconnect. */
@@ -443,7 +458,19 @@ int nc_chan_flush_verdicts(nc_endpoint_t *ep, netchan_chan_t *chan,
 int nc_link_resend_records(const nc_transport_t *tx, nc_link_t *link);
 /* Forgets what link has received, after the sender lost its state (an exporter restart). */
 void nc_link_reset_receiver(nc_endpoint_t *ep, nc_link_t *link);
-int nc_link_send_window(const nc_transport_t *tx, nc_link_t *link, uint32_t window);
+/* Starts a sender's credit afresh when the link is bound again, with the receiver's initial
+ * credit; everything in flight goes out again. */
+void nc_link_start_sending(nc_link_t *link, uint64_t credit);
+/* Starts a receiver's credit afresh when the link is bound again; returns the initial credit
+ * to announce in Bind or Bound. */
+uint64_t nc_link_start_receiving(nc_link_t *link);
+/* Ends the receiver's credit when the connection is gone: nothing more can arrive on it. */
+void nc_link_stop_receiving(nc_link_t *link);
+/* Grants credit to the receiving links of chan that run low, keeping every value that is held
+ * or may still arrive within the channel's capacity (plus at least one value per link, so that
+ * no sender starves). */
+void nc_chan_grant(nc_endpoint_t *ep, netchan_chan_t *chan,
+                   int (*tx_for)(nc_endpoint_t *, nc_link_t *, nc_transport_t *));
 
 /* Detaches link from its channel's link array. */
 void nc_chan_remove_link(netchan_chan_t *chan, nc_link_t *link);
@@ -474,6 +501,10 @@ void nc_unacked_close(netchan_chan_t *chan);
 /* Wire helpers (wire.c). */
 Netchan__Wire__Frame *nc_frame_decode(const void *data, size_t size);
 void nc_frame_free(Netchan__Wire__Frame *frame);
+
+Netchan__Wire__Frame *nc_frame_decode_in(nc_arena_t *arena, const void *data, size_t size);
+void nc_arena_reset(nc_arena_t *arena);
+void nc_arena_free(nc_arena_t *arena);
 Netchan__Wire__Direction nc_dir_to_wire(netchan_dir dir);
 netchan_err nc_err_from_wire(Netchan__Wire__ErrorCode code);
 

@@ -150,12 +150,12 @@ void nc_unacked_receive(netchan_chan_t *chan, int64_t now)
             zmq_msg_close(&msg);
             break;
         }
-        Netchan__Wire__Frame *frame = nc_frame_decode(zmq_msg_data(&msg), zmq_msg_size(&msg));
+        Netchan__Wire__Frame *frame =
+            nc_frame_decode_in(&chan->ep->arena, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
         if (frame == NULL || frame->body_case != NETCHAN__WIRE__FRAME__BODY_DATA) {
             nc_log(NETCHAN_LOG_WARNING,
                    "channel '%s': ignored a malformed frame on the data socket", chan->name);
-            nc_frame_free(frame);
             continue;
         }
         pthread_mutex_lock(&chan->mu);
@@ -176,7 +176,6 @@ void nc_unacked_receive(netchan_chan_t *chan, int64_t now)
         }
         nc_chan_broadcast(chan);
         pthread_mutex_unlock(&chan->mu);
-        nc_frame_free(frame);
         if (chan->end_at > 0) {
             chan->end_at = now + END_QUIET_MS;
         }

@@ -2,6 +2,7 @@
  * a peer passes through nc_frame_decode() before the engine looks at it. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +44,8 @@ static bool frame_is_complete(const Netchan__Wire__Frame *frame)
     }
     case NETCHAN__WIRE__FRAME__BODY_ACK_CONFIRM:
         return frame->ack_confirm->link != 0;
-    case NETCHAN__WIRE__FRAME__BODY_WINDOW:
-        return frame->window->link != 0;
+    case NETCHAN__WIRE__FRAME__BODY_CREDIT:
+        return frame->credit->link != 0;
     case NETCHAN__WIRE__FRAME__BODY_END:
         return frame->end->link != 0;
     case NETCHAN__WIRE__FRAME__BODY_UNBIND:
@@ -70,6 +71,95 @@ Netchan__Wire__Frame *nc_frame_decode(const void *data, size_t size)
     }
     if (!frame_is_complete(frame)) {
         netchan__wire__frame__free_unpacked(frame, NULL);
+        return NULL;
+    }
+    return frame;
+}
+
+/* ---- arena ---- */
+
+struct nc_arena_chunk {
+    nc_arena_chunk_t *next;
+    size_t size;
+    size_t used;
+    max_align_t data[];
+};
+
+static nc_arena_chunk_t *chunk_new(size_t size)
+{
+    nc_arena_chunk_t *chunk = malloc(sizeof(*chunk) + size);
+    if (chunk != NULL) {
+        chunk->next = NULL;
+        chunk->size = size;
+        chunk->used = 0;
+    }
+    return chunk;
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+    nc_arena_t *arena = data;
+    size_t aligned = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    nc_arena_chunk_t *chunk = arena->chunks;
+    if (chunk == NULL || chunk->size - chunk->used < aligned) {
+        size_t want = aligned > 64 * 1024 ? aligned : 64 * 1024;
+        if (chunk != NULL && chunk->size * 2 > want) {
+            want = chunk->size * 2;
+        }
+        nc_arena_chunk_t *fresh = chunk_new(want);
+        if (fresh == NULL) {
+            return NULL;
+        }
+        fresh->next = chunk;
+        arena->chunks = fresh;
+        chunk = fresh;
+    }
+    void *memory = (uint8_t *)chunk->data + chunk->used;
+    chunk->used += aligned;
+    arena->used_total += aligned;
+    return memory;
+}
+
+static void arena_release(void *data, void *pointer)
+{
+    (void)data; /* freed all at once by nc_arena_reset() */
+    (void)pointer;
+}
+
+void nc_arena_reset(nc_arena_t *arena)
+{
+    /* Keep one chunk, big enough for what the last frame needed, so that a steady stream of
+     * frames of one size decodes without any malloc. */
+    nc_arena_chunk_t *chunk = arena->chunks;
+    if (chunk != NULL && chunk->next != NULL) {
+        size_t needed = arena->used_total;
+        nc_arena_free(arena);
+        arena->chunks = chunk_new(needed);
+        return;
+    }
+    if (chunk != NULL) {
+        chunk->used = 0;
+    }
+    arena->used_total = 0;
+}
+
+void nc_arena_free(nc_arena_t *arena)
+{
+    while (arena->chunks != NULL) {
+        nc_arena_chunk_t *next = arena->chunks->next;
+        free(arena->chunks);
+        arena->chunks = next;
+    }
+    arena->used_total = 0;
+}
+
+Netchan__Wire__Frame *nc_frame_decode_in(nc_arena_t *arena, const void *data, size_t size)
+{
+    ProtobufCAllocator allocator = {arena_alloc, arena_release, arena};
+    nc_arena_reset(arena);
+    Netchan__Wire__Frame *frame = netchan__wire__frame__unpack(&allocator, size, data);
+    if (frame == NULL || !frame_is_complete(frame)) {
+        nc_arena_reset(arena);
         return NULL;
     }
     return frame;
