@@ -541,7 +541,9 @@ static void on_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__Fr
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_UNBIND:
-        if ((link = expect_link(ep, session, frame->unbind->link, true)) != NULL) {
+        /* An importer unbinds links whose bind timed out, which may never have been made. */
+        link = session_find_link(session, frame->unbind->link);
+        if (link != NULL && link->sending) {
             link->unbound = true;
         }
         break;

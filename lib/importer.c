@@ -31,7 +31,7 @@ typedef struct importer_state {
     uint32_t exporter_timeout_ms;
     int64_t last_heard;
     int64_t last_ping;
-    int64_t last_hello;
+    int64_t next_hello;
     uint32_t next_link_id;
     bool has_endpoint;
     bool ever_welcomed;
@@ -115,6 +115,8 @@ static void send_frame(nc_endpoint_t *ep, Netchan__Wire__Frame *frame)
     (void)nc_send_frame(&tx, frame); /* a lost frame is repaired by the next resume */
 }
 
+/* Sends Hello. When the connection cannot carry it yet (libzmq attaches the pipe a moment after
+ * the handshake), it is tried again within a few milliseconds, not a heartbeat later. */
 static void send_hello(nc_endpoint_t *ep, int64_t now)
 {
     importer_state_t *state = state_of(ep);
@@ -127,8 +129,9 @@ static void send_hello(nc_endpoint_t *ep, int64_t now)
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
     frame.body_case = NETCHAN__WIRE__FRAME__BODY_HELLO;
     frame.hello = &hello;
-    send_frame(ep, &frame);
-    state->last_hello = now;
+    nc_transport_t tx = transport(ep);
+    bool sent = nc_send_frame(&tx, &frame) == 0;
+    state->next_hello = now + (sent ? (int64_t)ep->heartbeat_ms : 5);
 }
 
 static void send_bind(nc_endpoint_t *ep, nc_link_t *link, bool resume)
@@ -334,6 +337,12 @@ static void on_error(nc_endpoint_t *ep, const Netchan__Wire__Error *error)
         return;
     }
     nc_link_t *link = error->link != 0 ? find_link(ep, error->link) : NULL;
+    if (error->link != 0 && link == NULL) {
+        /* About a link this importer already dropped, such as an import that timed out. */
+        nc_log(NETCHAN_LOG_DEBUG, "importer: the exporter at %s reported on a dropped link: %s",
+               ep->last_endpoint_connected, error->message);
+        return;
+    }
     if (link != NULL) {
         nc_chan_fail(link->chan, nc_err_from_wire(error->code), "exporter reported on '%s': %s",
                      link->chan->name, error->message);
@@ -450,7 +459,7 @@ static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event)
     if (state->phase == PHASE_CLOSING) {
         return;
     }
-    if (event == ZMQ_EVENT_CONNECTED || event == ZMQ_EVENT_ACCEPTED) {
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         state->phase = PHASE_CONNECTING;
         send_hello(ep, nc_now_ms());
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
@@ -547,7 +556,7 @@ static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
         return 10;
     }
     if (state->has_endpoint) {
-        if (state->phase == PHASE_CONNECTING && now - state->last_hello >= ep->heartbeat_ms) {
+        if (state->phase == PHASE_CONNECTING && now >= state->next_hello) {
             send_hello(ep, now);
         }
         if (state->phase == PHASE_READY) {
@@ -609,9 +618,10 @@ static int importer_start(nc_endpoint_t *ep)
 
     char address[64];
     nc_format(address, sizeof(address), "inproc://netchan-monitor-%p", (void *)ep);
-    if (zmq_socket_monitor(ep->socket, address,
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) ==
-        0) {
+    int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(ep->socket, address, events) == 0) {
         ep->monitor = zmq_socket(zsys_init(), ZMQ_PAIR);
         if (ep->monitor != NULL && zmq_connect(ep->monitor, address) != 0) {
             zmq_close(ep->monitor);
@@ -726,8 +736,12 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
     if (strcmp(command, "UNIMPORT") == 0) {
         netchan_chan_t *chan = pointer;
         nc_link_t *link = chan_link(chan);
+        pthread_mutex_lock(&chan->mu);
+        bool rejected = chan->bind_done && chan->bind_result != NETCHAN_OK;
+        pthread_mutex_unlock(&chan->mu);
         if (link != NULL) {
-            if (state->phase == PHASE_READY) {
+            /* A bind that timed out may still be accepted later; a rejected one never was. */
+            if (state->phase == PHASE_READY && !rejected) {
                 send_unbind(ep, link);
             }
             nc_chan_remove_link(chan, link);
