@@ -45,6 +45,8 @@ const char *netchan_strerror(netchan_err err)
         return "rejected by the receiver";
     case NETCHAN_EDISCARDED:
         return "value discarded";
+    case NETCHAN_EAUTH:
+        return "authentication failed";
     }
     return "unknown error";
 }

@@ -90,6 +90,7 @@ void nc_chan_destroy(netchan_chan_t *chan)
         }
     }
     free(chan->verdicts.items);
+    free(chan->allowed_keys);
     free(chan->links);
     free(chan->name);
     free(chan->type_name);
@@ -780,4 +781,22 @@ const char *netchan_stat_name(netchan_stat stat)
         return "taken_back";
     }
     return NULL;
+}
+
+netchan_err netchan_chan_allow_key(netchan_chan_t *chan, const char *public_key)
+{
+    if (chan == NULL || public_key == NULL || strlen(public_key) != 40) {
+        return NETCHAN_EINVAL;
+    }
+    pthread_mutex_lock(&chan->mu);
+    char(*keys)[41] = realloc(chan->allowed_keys, (chan->allowed_count + 1) * sizeof(*keys));
+    netchan_err err = NETCHAN_OK;
+    if (keys == NULL) {
+        err = chan_error_locked(chan, NETCHAN_ENOMEM, "out of memory");
+    } else {
+        chan->allowed_keys = keys;
+        memcpy(keys[chan->allowed_count++], public_key, 41);
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return err;
 }

@@ -52,6 +52,7 @@ netchan_err nc_endpoint_init(nc_endpoint_t *ep, nc_role_t role)
 void nc_endpoint_fini(nc_endpoint_t *ep)
 {
     zactor_destroy(&ep->actor);
+    nc_security_release(ep);
     for (size_t i = 0; i < ep->chan_count; i++) {
         nc_chan_destroy(ep->chans[i]);
     }
@@ -368,6 +369,7 @@ static void handle_socket(nc_endpoint_t *ep, const nc_role_ops_t *ops)
 static void handle_monitor(nc_endpoint_t *ep, const nc_role_ops_t *ops)
 {
     for (;;) {
+        /* An event is two frames: 2 bytes of event and 4 of value, then the endpoint. */
         zmq_msg_t first;
         zmq_msg_init(&first);
         if (zmq_msg_recv(&first, ep->monitor, ZMQ_DONTWAIT) < 0) {
@@ -375,11 +377,14 @@ static void handle_monitor(nc_endpoint_t *ep, const nc_role_ops_t *ops)
             return;
         }
         uint16_t event = 0;
-        if (zmq_msg_size(&first) >= sizeof(event)) {
+        uint32_t value = 0;
+        if (zmq_msg_size(&first) >= sizeof(event) + sizeof(value)) {
             memcpy(&event, zmq_msg_data(&first), sizeof(event));
+            memcpy(&value, (uint8_t *)zmq_msg_data(&first) + sizeof(event), sizeof(value));
         }
         bool more = zmq_msg_more(&first);
         zmq_msg_close(&first);
+        char address[256] = "";
         while (more) {
             zmq_msg_t rest;
             zmq_msg_init(&rest);
@@ -387,10 +392,14 @@ static void handle_monitor(nc_endpoint_t *ep, const nc_role_ops_t *ops)
                 zmq_msg_close(&rest);
                 break;
             }
+            if (address[0] == '\0') {
+                nc_format(address, sizeof(address), "%.*s", (int)zmq_msg_size(&rest),
+                          (const char *)zmq_msg_data(&rest));
+            }
             more = zmq_msg_more(&rest);
             zmq_msg_close(&rest);
         }
-        ops->on_monitor_event(ep, event);
+        ops->on_monitor_event(ep, event, value, address);
     }
 }
 

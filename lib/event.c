@@ -194,6 +194,8 @@ const char *netchan_event_type_name(netchan_event_type type)
         return "dead_letter";
     case NETCHAN_EVENT_OVERFLOW:
         return "overflow";
+    case NETCHAN_EVENT_REFUSED:
+        return "refused";
     }
     return "unknown";
 }
@@ -213,6 +215,8 @@ const char *netchan_event_reason_name(netchan_event_reason reason)
         return "restart";
     case NETCHAN_REASON_EXPIRED:
         return "expired";
+    case NETCHAN_REASON_AUTH:
+        return "auth";
     }
     return "unknown";
 }

@@ -27,6 +27,7 @@ struct nc_session {
     size_t routing_size;
     char routing_key[2 * MAX_ROUTING_ID + 1];
     char address[64]; /* the importer's address as libzmq reports it, "" when unknown */
+    char user_id[64]; /* the importer's z85 public key on CURVE exporters, else "" */
     bool attached;
     int64_t last_heard;
     int64_t detached_at;
@@ -256,7 +257,7 @@ static void send_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__
 }
 
 static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routing_size,
-                     const char *address, const Netchan__Wire__Hello *hello)
+                     const char *address, const char *user_id, const Netchan__Wire__Hello *hello)
 {
     exporter_state_t *state = state_of(ep);
     if (hello->version != NC_PROTOCOL_VERSION) {
@@ -302,6 +303,7 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
     session_set_routing(ep, session, routing_id, routing_size);
     session->last_heard = nc_now_ms();
     nc_format(session->address, sizeof(session->address), "%s", address);
+    nc_format(session->user_id, sizeof(session->user_id), "%s", user_id);
     netchan_event_type type = resumed ? NETCHAN_EVENT_RESUMED : NETCHAN_EVENT_CONNECTED;
     netchan_event_reason reason = expired ? NETCHAN_REASON_EXPIRED : NETCHAN_REASON_NONE;
     if (!resumed || expired || was_attached_before) {
@@ -355,13 +357,32 @@ static void send_bound(nc_endpoint_t *ep, nc_session_t *session, uint32_t link_i
 }
 
 /* Checks a Bind against the exported channel; on a mismatch writes the reason to message. */
-static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const Netchan__Wire__Bind *bind,
-                                           char *message, size_t size)
+/* Returns true when chan admits the importer with user_id (its public key). */
+static bool key_allowed(netchan_chan_t *chan, const char *user_id)
+{
+    pthread_mutex_lock(&chan->mu);
+    bool allowed = chan->allowed_count == 0;
+    for (size_t i = 0; i < chan->allowed_count && !allowed; i++) {
+        allowed = strcmp(chan->allowed_keys[i], user_id) == 0;
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return allowed;
+}
+
+static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const nc_session_t *session,
+                                           const Netchan__Wire__Bind *bind, char *message,
+                                           size_t size)
 {
     if (chan == NULL) {
         nc_format(message, size, "no channel named '%s' is exported at this endpoint",
                   bind->channel);
         return NETCHAN__WIRE__ERROR_CODE__ERROR_NOT_FOUND;
+    }
+    if (!key_allowed(chan, session->user_id)) {
+        nc_format(message, size, "importer key %s is not allowed to bind channel '%s'",
+                  session->user_id[0] ? session->user_id : "(none: not a CURVE connection)",
+                  chan->name);
+        return NETCHAN__WIRE__ERROR_CODE__ERROR_AUTH;
     }
     Netchan__Wire__Direction wanted = chan->dir == NETCHAN_SEND
                                           ? NETCHAN__WIRE__DIRECTION__DIRECTION_RECV
@@ -423,7 +444,7 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
 
     char message[NC_ERRMSG_SIZE];
     netchan_chan_t *chan = find_chan(ep, bind->channel);
-    Netchan__Wire__ErrorCode code = check_bind(chan, bind, message, sizeof(message));
+    Netchan__Wire__ErrorCode code = check_bind(chan, session, bind, message, sizeof(message));
     if (code == NETCHAN__WIRE__ERROR_CODE__ERROR_NONE && chan->options.unacknowledged &&
         nc_unacked_open_exporter(ep, chan, message, sizeof(message)) != NETCHAN_OK) {
         code = NETCHAN__WIRE__ERROR_CODE__ERROR_STATE;
@@ -480,7 +501,7 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
 static void protocol_error(nc_endpoint_t *ep, nc_session_t *session, uint32_t link,
                            const char *message)
 {
-    state_of(ep)->protocol_errors++;
+    atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_PROTOCOL_ERRORS], 1);
     nc_log(NETCHAN_LOG_WARNING, "exporter: protocol error from importer session %s (%s): %s",
            session->key, session->address[0] ? session->address : "address unknown", message);
     Netchan__Wire__Error error = NETCHAN__WIRE__ERROR__INIT;
@@ -585,7 +606,7 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
 {
     exporter_state_t *state = state_of(ep);
     if (count != 2 || zmq_msg_size(&parts[0]) == 0 || zmq_msg_size(&parts[0]) > MAX_ROUTING_ID) {
-        state->protocol_errors++;
+        atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_PROTOCOL_ERRORS], 1);
         return;
     }
     const uint8_t *routing_id = zmq_msg_data(&parts[0]);
@@ -594,13 +615,13 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     Netchan__Wire__Frame *frame =
         nc_frame_decode_in(&ep->arena, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]));
     if (frame == NULL) {
-        state->protocol_errors++;
+        atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_PROTOCOL_ERRORS], 1);
         const char *address = zmq_msg_gets(&parts[1], "Peer-Address");
         if (nc_log_enabled(NETCHAN_LOG_WARNING)) {
             nc_log(NETCHAN_LOG_WARNING,
                    "exporter: ignored a malformed frame of %zu bytes from %s (%llu so far)",
                    zmq_msg_size(&parts[1]), address != NULL ? address : "an unknown peer",
-                   (unsigned long long)state->protocol_errors);
+                   (unsigned long long)atomic_load(&ep->stats[NETCHAN_ENDPOINT_PROTOCOL_ERRORS]));
         }
         send_error_to(ep, routing_id, routing_size, NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL, 0,
                       "malformed frame: not a netchan protocol message");
@@ -608,7 +629,9 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     }
     if (frame->body_case == NETCHAN__WIRE__FRAME__BODY_HELLO) {
         const char *address = zmq_msg_gets(&parts[1], "Peer-Address");
-        on_hello(ep, routing_id, routing_size, address != NULL ? address : "", frame->hello);
+        const char *user_id = zmq_msg_gets(&parts[1], "User-Id");
+        on_hello(ep, routing_id, routing_size, address != NULL ? address : "",
+                 user_id != NULL ? user_id : "", frame->hello);
         return;
     }
 
@@ -627,8 +650,24 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     on_frame(ep, session, frame);
 }
 
-static void exporter_on_monitor_event(nc_endpoint_t *ep, uint16_t event)
+static void exporter_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_t value,
+                                      const char *address)
 {
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        /* A peer that is not a netchan importer with the right keys (ZAP refusals are counted
+         * by the ZAP handler, which knows the peer's address). */
+        uint64_t refused = atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1) + 1;
+        nc_events_push(&ep->events, NETCHAN_EVENT_REFUSED, NETCHAN_REASON_PROTOCOL, "", "", "",
+                       value);
+        if (refused <= 10 || refused % 1000 == 0) {
+            nc_log(NETCHAN_LOG_WARNING,
+                   "exporter: a connection on %s failed its handshake (libzmq code 0x%x); %llu "
+                   "refused so far",
+                   address, value, (unsigned long long)refused);
+        }
+        return;
+    }
     if (event == ZMQ_EVENT_DISCONNECTED) {
         /* A ROUTER does not say which peer left. Probing every session with a mandatory send
          * finds it: libzmq answers EHOSTUNREACH for a routing id whose connection is gone. The
@@ -669,6 +708,7 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
         return;
     }
     nc_session_t *oldest = NULL;
+    uint64_t attached = 0;
     for (const char *key = zlistx_first(keys); key != NULL; key = zlistx_next(keys)) {
         nc_session_t *session = zhashx_lookup(state->by_session, key);
         if (session == NULL) {
@@ -683,8 +723,10 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
         if (!session->attached && (oldest == NULL || session->detached_at < oldest->detached_at)) {
             oldest = session;
         }
+        attached += session->attached;
     }
     zlistx_destroy(&keys);
+    atomic_store(&ep->stats[NETCHAN_ENDPOINT_SESSIONS], attached);
     if (state->detached_count > MAX_DETACHED_SESSIONS && oldest != NULL) {
         session_destroy(ep, oldest, false);
     }
@@ -900,7 +942,9 @@ static int exporter_start(nc_endpoint_t *ep)
 
     char address[64];
     nc_format(address, sizeof(address), "inproc://netchan-monitor-%p", (void *)ep);
-    if (zmq_socket_monitor(ep->socket, address, ZMQ_EVENT_DISCONNECTED) == 0) {
+    int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+    if (zmq_socket_monitor(ep->socket, address, events) == 0) {
         ep->monitor = zmq_socket(zsys_init(), ZMQ_PAIR);
         if (ep->monitor != NULL && zmq_connect(ep->monitor, address) != 0) {
             zmq_close(ep->monitor);
@@ -955,6 +999,7 @@ static int exporter_on_command(nc_endpoint_t *ep, const char *command, const cha
 {
     if (strcmp(command, "BIND") == 0 || strcmp(command, "CONNECT") == 0) {
         set_zmtp_heartbeat(ep);
+        nc_security_apply(ep, ep->socket, true);
         bool bind = command[0] == 'B';
         int rc = bind ? zmq_bind(ep->socket, text) : zmq_connect(ep->socket, text);
         if (rc != 0) {
@@ -1034,6 +1079,39 @@ netchan_err netchan_exporter_set_heartbeat(netchan_exporter_t *exporter, uint32_
         return NETCHAN_EINVAL;
     }
     return nc_endpoint_set_heartbeat(&exporter->ep, interval_ms, timeout_ms);
+}
+
+netchan_err netchan_exporter_set_curve(netchan_exporter_t *exporter, const char *secret_cert)
+{
+    if (exporter == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_security_set_server(&exporter->ep, secret_cert);
+}
+
+netchan_err netchan_exporter_curve_allow(netchan_exporter_t *exporter, const char *directory)
+{
+    if (exporter == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_security_allow_certs(&exporter->ep, directory);
+}
+
+netchan_err netchan_exporter_allow_address(netchan_exporter_t *exporter, const char *address)
+{
+    if (exporter == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_security_allow_address(&exporter->ep, address);
+}
+
+uint64_t netchan_exporter_stat(netchan_exporter_t *exporter, netchan_endpoint_stat stat)
+{
+    if (exporter == NULL || stat < NETCHAN_ENDPOINT_SESSIONS ||
+        stat > NETCHAN_ENDPOINT_PROTOCOL_ERRORS) {
+        return 0;
+    }
+    return atomic_load(&exporter->ep.stats[stat]);
 }
 
 netchan_err netchan_exporter_bind(netchan_exporter_t *exporter, const char *endpoint)

@@ -453,10 +453,51 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     }
 }
 
-static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event)
+/* The handshake with the exporter failed: wrong keys, a plain side talking to a CURVE one, or a
+ * peer that is not a netchan exporter. Imports waiting for their bind fail at once instead of
+ * timing out, and the event and error say why. */
+static void on_handshake_failed(nc_endpoint_t *ep, uint16_t event, uint32_t value)
+{
+    const char *why = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                          ? "the exporter rejected this importer's key or address"
+                          : "the security handshake failed; check that both sides use CURVE and "
+                            "that the importer has the exporter's public key";
+    uint64_t refused = atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1) + 1;
+    nc_endpoint_error(ep, NETCHAN_EAUTH, "connection to %s refused: %s",
+                      ep->last_endpoint_connected, why);
+    push_event(ep, NETCHAN_EVENT_REFUSED,
+               event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? NETCHAN_REASON_AUTH
+                                                        : NETCHAN_REASON_PROTOCOL,
+               state_of(ep)->instance, value);
+    if (refused <= 3 || refused % 100 == 0) {
+        nc_log(NETCHAN_LOG_ERROR, "importer: connection to %s refused (%llu times): %s",
+               ep->last_endpoint_connected, (unsigned long long)refused, why);
+    }
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        netchan_chan_t *chan = ep->chans[i];
+        pthread_mutex_lock(&chan->mu);
+        if (!chan->bind_done) {
+            chan->bind_done = true;
+            chan->bind_result = NETCHAN_EAUTH;
+            nc_chan_set_error(chan, "cannot bind channel '%s': connection to %s refused: %s",
+                              chan->name, ep->last_endpoint_connected, why);
+            nc_chan_broadcast(chan);
+        }
+        pthread_mutex_unlock(&chan->mu);
+    }
+}
+
+static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_t value,
+                                      const char *address)
 {
     importer_state_t *state = state_of(ep);
+    (void)address;
     if (state->phase == PHASE_CLOSING) {
+        return;
+    }
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        on_handshake_failed(ep, event, value);
         return;
     }
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
@@ -664,11 +705,18 @@ static int begin_bye(nc_endpoint_t *ep)
     if (state->phase != PHASE_READY) {
         return NETCHAN_OK;
     }
+    nc_transport_t tx = transport(ep);
     for (size_t i = 0; i < ep->chan_count; i++) {
         netchan_chan_t *chan = ep->chans[i];
         nc_link_t *link = chan_link(chan);
         if (link != NULL && !link->sending) {
             close_receiving(ep, chan);
+        } else if (link != NULL) {
+            /* A channel closed just before the end has not sent its end of stream yet. */
+            (void)nc_link_send_confirm(&tx, link);
+            if (nc_link_end_due(link)) {
+                (void)nc_link_send_end(&tx, link);
+            }
         }
     }
     Netchan__Wire__Bye bye = NETCHAN__WIRE__BYE__INIT;
@@ -693,6 +741,7 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
                                      "importer already has an endpoint; it talks to one exporter");
         }
         set_zmtp_heartbeat(ep);
+        nc_security_apply(ep, ep->socket, false);
         int rc = bind ? zmq_bind(ep->socket, text) : zmq_connect(ep->socket, text);
         if (rc != 0) {
             return nc_endpoint_error(ep, NETCHAN_EENDPOINT, "cannot %s importer to '%s': %s",
@@ -805,6 +854,24 @@ netchan_err netchan_importer_set_heartbeat(netchan_importer_t *importer, uint32_
         return NETCHAN_EINVAL;
     }
     return nc_endpoint_set_heartbeat(&importer->ep, interval_ms, timeout_ms);
+}
+
+netchan_err netchan_importer_set_curve(netchan_importer_t *importer, const char *secret_cert,
+                                       const char *server_public)
+{
+    if (importer == NULL) {
+        return NETCHAN_EINVAL;
+    }
+    return nc_security_set_client(&importer->ep, secret_cert, server_public);
+}
+
+uint64_t netchan_importer_stat(netchan_importer_t *importer, netchan_endpoint_stat stat)
+{
+    if (importer == NULL || stat < NETCHAN_ENDPOINT_SESSIONS ||
+        stat > NETCHAN_ENDPOINT_PROTOCOL_ERRORS) {
+        return 0;
+    }
+    return atomic_load(&importer->ep.stats[stat]);
 }
 
 netchan_err netchan_importer_connect(netchan_importer_t *importer, const char *endpoint)

@@ -286,6 +286,10 @@ struct netchan_chan {
     bool bind_done; /* importer: the first bind was answered */
     netchan_err bind_result;
 
+    /* exporter: importer keys allowed to bind, z85; none means any */
+    char (*allowed_keys)[41];
+    size_t allowed_count;
+
     char errmsg[NC_ERRMSG_SIZE];
 
     /* engine only */
@@ -332,6 +336,16 @@ int64_t nc_chan_expire_held(netchan_chan_t *chan, int64_t now);
 /* Engine side: moves or discards a value past its channel's maximum attempts. */
 void nc_chan_dead_letter(netchan_chan_t *chan, nc_value_t *value);
 
+/* An endpoint's security settings, written by the application before binding or connecting
+ * (under cmd_mu) and read by the engine when it binds or connects. */
+typedef struct nc_security {
+    bool curve;
+    uint8_t public_key[32];
+    uint8_t secret_key[32];
+    uint8_t server_key[32]; /* importer: the exporter's public key */
+    char domain[64];        /* exporter: its ZAP domain when it has a policy, else empty */
+} nc_security_t;
+
 typedef enum nc_role {
     NC_EXPORTER = 1,
     NC_IMPORTER = 2,
@@ -347,6 +361,8 @@ struct nc_endpoint {
     pthread_mutex_t err_mu;
     char errmsg[NC_ERRMSG_SIZE];
     nc_events_t events;
+    nc_security_t security;
+    _Atomic uint64_t stats[4]; /* indexed by netchan_endpoint_stat */
 
     uint32_t heartbeat_ms;
     uint32_t timeout_ms;
@@ -396,7 +412,8 @@ typedef struct nc_role_ops {
     void (*stop)(nc_endpoint_t *ep);
     /* Handles one message from the socket; parts[0] is the routing id on the exporter. */
     void (*on_message)(nc_endpoint_t *ep, zmq_msg_t *parts, int count);
-    void (*on_monitor_event)(nc_endpoint_t *ep, uint16_t event);
+    void (*on_monitor_event)(nc_endpoint_t *ep, uint16_t event, uint32_t value,
+                             const char *address);
     /* Handles a command and returns its result, or -1 to answer later with
      * nc_engine_reply(). */
     int (*on_command)(nc_endpoint_t *ep, const char *command, const char *text, void *pointer);
@@ -497,6 +514,17 @@ int64_t nc_unacked_check_end(netchan_chan_t *chan, int64_t now);
 /* True when the engine should poll the channel's data socket for input. */
 bool nc_unacked_wants_input(netchan_chan_t *chan);
 void nc_unacked_close(netchan_chan_t *chan);
+
+/* Security (security.c). */
+netchan_err nc_security_set_server(nc_endpoint_t *ep, const char *secret_cert);
+netchan_err nc_security_allow_certs(nc_endpoint_t *ep, const char *directory);
+netchan_err nc_security_allow_address(nc_endpoint_t *ep, const char *address);
+netchan_err nc_security_set_client(nc_endpoint_t *ep, const char *secret_cert,
+                                   const char *server_public);
+/* Engine side: sets the CURVE and ZAP options of socket before it binds or connects. */
+void nc_security_apply(nc_endpoint_t *ep, void *socket, bool server);
+/* Unregisters the endpoint's admission policy; called when the exporter is destroyed. */
+void nc_security_release(nc_endpoint_t *ep);
 
 /* Wire helpers (wire.c). */
 Netchan__Wire__Frame *nc_frame_decode(const void *data, size_t size);

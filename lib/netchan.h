@@ -52,6 +52,7 @@ typedef enum netchan_err {
     NETCHAN_ESYSTEM = 15,    /* a call into the operating system or libzmq failed */
     NETCHAN_EREJECTED = 16,  /* the receiving side rejected a value or a bind */
     NETCHAN_EDISCARDED = 17, /* a value was discarded after its maximum delivery attempts */
+    NETCHAN_EAUTH = 18,      /* authentication or authorisation failed */
 } netchan_err;
 
 /* Direction of a channel, from the point of view of the side that opens it. An exporter's
@@ -177,6 +178,8 @@ typedef enum netchan_event_type {
     NETCHAN_EVENT_ENDED = 4,       /* the peer ended its session gracefully */
     NETCHAN_EVENT_DEAD_LETTER = 5, /* a value passed its channel's maximum attempts */
     NETCHAN_EVENT_OVERFLOW = 6,    /* the count tells how many older events were dropped */
+    NETCHAN_EVENT_REFUSED = 7,     /* a connection failed its handshake or authentication; the
+                                    * reason is NETCHAN_REASON_AUTH or NETCHAN_REASON_PROTOCOL */
 } netchan_event_type;
 
 typedef enum netchan_event_reason {
@@ -186,6 +189,7 @@ typedef enum netchan_event_reason {
     NETCHAN_REASON_PROTOCOL = 3, /* the peer broke the protocol */
     NETCHAN_REASON_RESTART = 4,  /* the exporter restarted and lost the session's state */
     NETCHAN_REASON_EXPIRED = 5,  /* the session had been lost before it resumed */
+    NETCHAN_REASON_AUTH = 6,     /* the key or address was not allowed */
 } netchan_event_reason;
 
 typedef struct netchan_event netchan_event_t;
@@ -277,6 +281,64 @@ netchan_err netchan_export_bytes(netchan_exporter_t *exporter, const char *name,
                                  netchan_dir direction, const char *type_name,
                                  const char *fingerprint, const netchan_options_t *options,
                                  netchan_chan_t **chan_p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Security
+ *
+ * CURVE encryption and authentication (libzmq's CurveZMQ), with keys in czmq's certificate format
+ * (zcert). An exporter has a key pair; an importer has its own and must know the exporter's
+ * public key. An endpoint given keys never falls back to plain connections. Keys are read from
+ * files and never logged. Configure security before binding or connecting.
+ *
+ * The exporter checks importers through a ZAP handler that netchan runs once per process on
+ * czmq's ZeroMQ context, so an application must not run its own ZAP handler (such as zauth) on
+ * that context while CURVE exporters exist.
+ */
+
+/* Writes a new key pair in czmq's certificate format: the public certificate to path and the
+ * secret one to path with "_secret" appended, readable by its owner only. Returns NETCHAN_ESYSTEM
+ * when a file cannot be written. */
+netchan_err netchan_keygen(const char *path);
+
+/* Returns the z85 public key (40 characters) of the certificate at path, copied into buffer of
+ * at least 41 bytes. Returns NETCHAN_EINVAL when the file is not a certificate. */
+netchan_err netchan_cert_public_key(const char *path, char *buffer, size_t size);
+
+/* Makes the exporter a CURVE server with the key pair in the secret certificate file (as
+ * written by netchan_keygen(); the path of either file of the pair is accepted). By default any
+ * importer with a valid key pair is admitted; netchan_exporter_curve_allow() restricts that.
+ * Returns NETCHAN_EINVAL when the file holds no secret key. */
+netchan_err netchan_exporter_set_curve(netchan_exporter_t *exporter, const char *secret_cert);
+
+/* Admits only importers whose public certificates are in directory (files as written by
+ * netchan_keygen(); secret files are ignored). The directory is read again when it changes, so
+ * adding or removing a certificate takes effect for new connections. NULL admits any key. */
+netchan_err netchan_exporter_curve_allow(netchan_exporter_t *exporter, const char *directory);
+
+/* Admits connections only from the given IP address (repeat for several). With no call, any
+ * address is admitted. Works for plain exporters too. */
+netchan_err netchan_exporter_allow_address(netchan_exporter_t *exporter, const char *address);
+
+/* Makes the importer a CURVE client with the key pair in secret_cert, talking to an exporter
+ * whose public key is server_public: a z85 key of 40 characters, or the path of the exporter's
+ * public certificate file. */
+netchan_err netchan_importer_set_curve(netchan_importer_t *importer, const char *secret_cert,
+                                       const char *server_public);
+
+/* Restricts an exported channel to importers with the given z85 public key; repeat for several.
+ * Once a key is added, a bind by any other importer fails with NETCHAN_EAUTH naming the channel,
+ * which costs other importers nothing. Keys are only known on CURVE exporters. */
+netchan_err netchan_chan_allow_key(netchan_chan_t *chan, const char *public_key);
+
+/* Endpoint-wide statistics, read with netchan_exporter_stat() and netchan_importer_stat(). */
+typedef enum netchan_endpoint_stat {
+    NETCHAN_ENDPOINT_SESSIONS = 1,        /* exporter: importer sessions connected now */
+    NETCHAN_ENDPOINT_REFUSED = 2,         /* connections refused: authentication or handshake */
+    NETCHAN_ENDPOINT_PROTOCOL_ERRORS = 3, /* frames ignored as malformed or unexpected */
+} netchan_endpoint_stat;
+
+uint64_t netchan_exporter_stat(netchan_exporter_t *exporter, netchan_endpoint_stat stat);
+uint64_t netchan_importer_stat(netchan_importer_t *importer, netchan_endpoint_stat stat);
 
 /* ---------------------------------------------------------------------------------------------
  * Importer

@@ -201,6 +201,8 @@ netchan_err nc_err_from_wire(Netchan__Wire__ErrorCode code)
         return NETCHAN_ESTATE;
     case NETCHAN__WIRE__ERROR_CODE__ERROR_REJECTED:
         return NETCHAN_EREJECTED;
+    case NETCHAN__WIRE__ERROR_CODE__ERROR_AUTH:
+        return NETCHAN_EAUTH;
     case NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL:
     case NETCHAN__WIRE__ERROR_CODE__ERROR_NO_SESSION:
     default:
