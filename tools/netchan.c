@@ -1,0 +1,947 @@
+/* netchan: the command-line exporter and importer.
+ *
+ * One process exports or imports one channel of untyped bytes and moves one value per line
+ * between the channel and the standard streams. The sending side reads lines from stdin and,
+ * at end of input, closes the channel and waits until every value is acknowledged. The
+ * receiving side opens its channel with explicit acknowledgement and acknowledges a value only
+ * after the value and its newline were written to stdout. A receiver killed at any moment
+ * therefore never loses a value it had not written, because the sender delivers it again.
+ *
+ * SIGINT and SIGTERM end either side as end of input or end of stream would. Every blocking
+ * call runs with a short timeout so that the main loop sees the signal flag. A second signal
+ * also stops the wait for acknowledgements and a write to a blocked stdout. Exit status: 0 on
+ * success, 1 on a runtime error, 2 on a usage error.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netchan.h"
+
+enum {
+    EXIT_USAGE = 2,
+
+    /* How long one blocking call may wait before the loop checks for a signal. */
+    POLL_MS = 200,
+
+    /* How long one import attempt waits for the exporter, and how often a waiting importer or
+     * sender repeats its notice. */
+    IMPORT_ATTEMPT_MS = 1000,
+    WAITING_NOTICE_MS = 10000,
+
+    /* How long a sender waits for acknowledgements at the end before it prints a notice. */
+    DRAIN_NOTICE_MS = 1000,
+
+    /* How long a receiver waits for the sender to confirm its acknowledgements at the end. */
+    RECEIVER_DRAIN_MS = 5000,
+
+    /* The maximum number of values a receiver writes to stdout with one system call. */
+    WRITE_BATCH = 64,
+
+    /* The maximum value size in bytes, the library's default. A longer input line is an error. */
+    MAX_VALUE_SIZE = 1 << 20,
+
+    READ_CHUNK = 64 * 1024,
+};
+
+/* The command line, once parsed. */
+typedef struct cli_config {
+    bool exporting;
+    const char *endpoint;
+    const char *name;
+    netchan_dir direction;
+    uint32_t capacity;    /* 0 for the library's default */
+    int drain_timeout_ms; /* NETCHAN_FOREVER unless --drain-timeout was given */
+    uint64_t count;       /* 0 for no limit */
+
+    /* export: the endpoint as bound, with the port the system picked for "tcp://host:*" */
+    char bound_endpoint[512];
+} cli_config_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Usage and arguments
+ */
+
+/* The synopsis, printed after a usage error and at the start of the help. */
+static const char synopsis_text[] =
+    "Usage:\n"
+    "  netchan export --bind ENDPOINT (--send NAME | --recv NAME) [--capacity N]\n"
+    "                 [--drain-timeout SECONDS] [--count N]\n"
+    "  netchan import --connect ENDPOINT (--send NAME | --recv NAME) [--capacity N]\n"
+    "                 [--drain-timeout SECONDS] [--count N]\n"
+    "  netchan --help\n";
+
+static const char help_text[] =
+    "\n"
+    "Moves one value per line between a netchan channel of untyped bytes and the standard\n"
+    "streams. The newline is not part of the value. A value holds at most 1 MiB, so a longer\n"
+    "input line is an error.\n"
+    "\n"
+    "  export               serve the channel NAME on ENDPOINT\n"
+    "  import               bind to the channel NAME of the exporter at ENDPOINT\n"
+    "  --bind ENDPOINT      endpoint to bind, e.g. tcp://127.0.0.1:* or ipc:///tmp/netchan.sock\n"
+    "  --connect ENDPOINT   endpoint of the exporter, e.g. tcp://127.0.0.1:5555\n"
+    "  --send NAME          read values from stdin and send them on channel NAME; at end of\n"
+    "                       input, wait until every value is acknowledged\n"
+    "  --recv NAME          write each value received on channel NAME to stdout and\n"
+    "                       acknowledge it once written; exit when the sender closes the\n"
+    "                       channel\n"
+    "  --capacity N         maximum number of values the channel holds on this side\n"
+    "                       (default 1024)\n"
+    "  --drain-timeout SECONDS\n"
+    "                       with --send: wait at most this long (fractions allowed) for\n"
+    "                       acknowledgements at the end, then exit 1 (default: no limit)\n"
+    "  --count N            with --recv: exit after N values\n"
+    "  --help               print this help and exit\n"
+    "\n"
+    "SIGINT and SIGTERM end the input or the stream. A second signal stops the wait for\n"
+    "acknowledgements or for a blocked stdout.\n"
+    "Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.\n";
+
+static void print_help(void)
+{
+    fputs(synopsis_text, stdout);
+    fputs(help_text, stdout);
+}
+
+/* Prints "netchan: " and the formatted message, then the usage, on stderr. */
+static int usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("netchan: ", stderr);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputs("\n", stderr);
+    fputs(synopsis_text, stderr);
+    return EXIT_USAGE;
+}
+
+/* Parses a whole decimal number in [min, max] into *value_p. Returns false if text is not one. */
+static bool parse_integer(const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+{
+    if (text[0] < '0' || text[0] > '9') {
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value < min || value > max) {
+        return false;
+    }
+    *value_p = value;
+    return true;
+}
+
+/* Parses a non-negative number of seconds, fractions allowed, into milliseconds. */
+static bool parse_seconds(const char *text, int *ms_p)
+{
+    if ((text[0] < '0' || text[0] > '9') && text[0] != '.') {
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    double seconds = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || seconds < 0 || seconds * 1000.0 > INT_MAX) {
+        return false;
+    }
+    *ms_p = (int)(seconds * 1000.0 + 0.5);
+    return true;
+}
+
+/* Sets the channel and its direction, which --send and --recv both give. */
+static int set_channel(cli_config_t *config, netchan_dir direction, const char *name)
+{
+    if (config->name != NULL) {
+        return usage_error("give exactly one of --send and --recv");
+    }
+    if (name[0] == '\0') {
+        return usage_error("the channel name must not be empty");
+    }
+    config->name = name;
+    config->direction = direction;
+    return 0;
+}
+
+/* Checks the combination of options once all were read. */
+static int check_config(const cli_config_t *config, const char *endpoint_option,
+                        bool drain_timeout_given)
+{
+    if (config->endpoint == NULL) {
+        return usage_error("missing %s ENDPOINT", endpoint_option);
+    }
+    if (config->name == NULL) {
+        return usage_error("missing --send NAME or --recv NAME");
+    }
+    if (drain_timeout_given && config->direction != NETCHAN_SEND) {
+        return usage_error("--drain-timeout applies only with --send");
+    }
+    if (config->count > 0 && config->direction != NETCHAN_RECV) {
+        return usage_error("--count applies only with --recv");
+    }
+    return 0;
+}
+
+/* Fills config from the command line. Returns 0 to go on, -1 after printing the help, or
+ * EXIT_USAGE after printing a usage error. */
+static int parse_arguments(int argc, char **argv, cli_config_t *config)
+{
+    enum { OPT_BIND = 256, OPT_CONNECT, OPT_SEND, OPT_RECV, OPT_CAPACITY, OPT_DRAIN, OPT_COUNT };
+    static const struct option options[] = {
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"connect", required_argument, NULL, OPT_CONNECT},
+        {"send", required_argument, NULL, OPT_SEND},
+        {"recv", required_argument, NULL, OPT_RECV},
+        {"capacity", required_argument, NULL, OPT_CAPACITY},
+        {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+
+    *config = (cli_config_t){.drain_timeout_ms = NETCHAN_FOREVER};
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+        print_help();
+        return -1;
+    }
+    if (argc < 2) {
+        return usage_error("missing command: export or import");
+    }
+    if (strcmp(argv[1], "export") == 0) {
+        config->exporting = true;
+    } else if (strcmp(argv[1], "import") != 0) {
+        return usage_error("unknown command '%s'; expected export or import", argv[1]);
+    }
+    const char *endpoint_option = config->exporting ? "--bind" : "--connect";
+    bool drain_timeout_given = false;
+
+    opterr = 0;
+    optind = 2;
+    int option;
+    while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        int rc = 0;
+        uint64_t number = 0;
+        switch (option) {
+        case 'h':
+            print_help();
+            return -1;
+        case OPT_BIND:
+        case OPT_CONNECT:
+            if ((option == OPT_BIND) != config->exporting) {
+                return usage_error("export takes --bind ENDPOINT and import takes --connect "
+                                   "ENDPOINT");
+            }
+            config->endpoint = optarg;
+            break;
+        case OPT_SEND:
+        case OPT_RECV:
+            rc = set_channel(config, option == OPT_SEND ? NETCHAN_SEND : NETCHAN_RECV, optarg);
+            break;
+        case OPT_CAPACITY:
+            if (!parse_integer(optarg, 1, 1048576, &number)) {
+                return usage_error("invalid --capacity '%s': expected an integer from 1 to 1048576",
+                                   optarg);
+            }
+            config->capacity = (uint32_t)number;
+            break;
+        case OPT_DRAIN:
+            if (!parse_seconds(optarg, &config->drain_timeout_ms)) {
+                return usage_error("invalid --drain-timeout '%s': expected a number of seconds",
+                                   optarg);
+            }
+            drain_timeout_given = true;
+            break;
+        case OPT_COUNT:
+            if (!parse_integer(optarg, 1, UINT64_MAX, &number)) {
+                return usage_error("invalid --count '%s': expected a positive integer", optarg);
+            }
+            config->count = number;
+            break;
+        case ':':
+            return usage_error("option '%s' requires a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (optind < argc) {
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    return check_config(config, endpoint_option, drain_timeout_given);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Signals
+ */
+
+/* The number of SIGINT and SIGTERM signals received. */
+static volatile sig_atomic_t signals_received = 0;
+
+static void count_signal(int signal_number)
+{
+    (void)signal_number;
+    if (signals_received < 2) {
+        signals_received++;
+    }
+}
+
+/* Installs the handlers without SA_RESTART, so that a blocked system call returns EINTR, and
+ * ignores SIGPIPE, so that a closed stdout shows up as a write error. */
+static int install_signal_handlers(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = count_signal;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0) {
+        return -1;
+    }
+    action.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &action, NULL);
+}
+
+static bool interrupted(void)
+{
+    return signals_received > 0;
+}
+
+/* A second signal stops the wait for acknowledgements and for a blocked stdout. */
+static bool interrupted_twice(void)
+{
+    return signals_received > 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Returns "value" or "values" to follow count in a message. */
+static const char *values_word(uint64_t count)
+{
+    return count == 1 ? "value" : "values";
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening the channel
+ */
+
+/* Creates the options for config's channel. A receiving side uses explicit acknowledgement. */
+static netchan_options_t *make_options(const cli_config_t *config)
+{
+    netchan_options_t *options = netchan_options_new();
+    if (options == NULL) {
+        fprintf(stderr, "netchan: out of memory\n");
+        return NULL;
+    }
+    if (config->capacity > 0) {
+        (void)netchan_options_set_capacity(options, config->capacity);
+    }
+    (void)netchan_options_set_max_value_size(options, MAX_VALUE_SIZE);
+    if (config->direction == NETCHAN_RECV) {
+        (void)netchan_options_set_explicit_ack(options, true);
+    }
+    return options;
+}
+
+/* Creates the exporter, binds it and exports the channel. Prints the bound endpoint, which
+ * replaces config->endpoint from then on. */
+static int open_export(cli_config_t *config, netchan_exporter_t **exporter_p,
+                       netchan_chan_t **chan_p)
+{
+    netchan_err err = netchan_exporter_new(exporter_p);
+    if (err != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot create an exporter: %s\n", netchan_strerror(err));
+        return EXIT_FAILURE;
+    }
+    netchan_exporter_t *exporter = *exporter_p;
+
+    if (netchan_exporter_bind(exporter, config->endpoint) != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot export '%s': %s\n", config->name,
+                netchan_exporter_error(exporter));
+        return EXIT_FAILURE;
+    }
+
+    netchan_options_t *options = make_options(config);
+    if (options == NULL) {
+        return EXIT_FAILURE;
+    }
+    err = netchan_export_bytes(exporter, config->name, config->direction, NULL, NULL, options,
+                               chan_p);
+    netchan_options_destroy(&options);
+    if (err != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot export '%s' on %s: %s\n", config->name, config->endpoint,
+                netchan_exporter_error(exporter));
+        return EXIT_FAILURE;
+    }
+
+    if (netchan_exporter_endpoint(exporter, config->bound_endpoint,
+                                  sizeof(config->bound_endpoint)) == NETCHAN_OK) {
+        config->endpoint = config->bound_endpoint;
+    }
+    fprintf(stderr, "netchan: exporting '%s' on %s\n", config->name, config->endpoint);
+    return EXIT_SUCCESS;
+}
+
+/* Binds the channel at the exporter, waiting until an exporter accepts the bind. Returns
+ * EXIT_SUCCESS with *chan_p set, EXIT_SUCCESS with *chan_p NULL when a signal ended the wait, or
+ * EXIT_FAILURE. */
+static int bind_import(const cli_config_t *config, netchan_importer_t *importer,
+                       const netchan_options_t *options, netchan_chan_t **chan_p)
+{
+    int64_t next_notice = 0;
+    *chan_p = NULL;
+
+    while (!interrupted()) {
+        netchan_err err = netchan_import_bytes(importer, config->name, config->direction, NULL,
+                                               NULL, options, IMPORT_ATTEMPT_MS, chan_p);
+        if (err == NETCHAN_OK) {
+            fprintf(stderr, "netchan: importing '%s' from %s\n", config->name, config->endpoint);
+            return EXIT_SUCCESS;
+        }
+        if (err != NETCHAN_ETIMEDOUT) {
+            fprintf(stderr, "netchan: cannot import '%s' from %s: %s\n", config->name,
+                    config->endpoint, netchan_importer_error(importer));
+            return EXIT_FAILURE;
+        }
+        if (now_ms() >= next_notice) {
+            fprintf(stderr, "netchan: waiting for an exporter at %s\n", config->endpoint);
+            next_notice = now_ms() + WAITING_NOTICE_MS;
+        }
+    }
+    fprintf(stderr, "netchan: interrupted while waiting for an exporter at %s\n", config->endpoint);
+    return EXIT_SUCCESS;
+}
+
+/* Creates the importer, connects it and imports the channel. *chan_p stays NULL when a signal
+ * ended the wait for the exporter. */
+static int open_import(const cli_config_t *config, netchan_importer_t **importer_p,
+                       netchan_chan_t **chan_p)
+{
+    netchan_err err = netchan_importer_new(importer_p);
+    if (err != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot create an importer: %s\n", netchan_strerror(err));
+        return EXIT_FAILURE;
+    }
+    netchan_importer_t *importer = *importer_p;
+
+    if (netchan_importer_connect(importer, config->endpoint) != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot connect to %s: %s\n", config->endpoint,
+                netchan_importer_error(importer));
+        return EXIT_FAILURE;
+    }
+
+    netchan_options_t *options = make_options(config);
+    if (options == NULL) {
+        return EXIT_FAILURE;
+    }
+    int status = bind_import(config, importer, options, chan_p);
+    netchan_options_destroy(&options);
+    return status;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading lines from stdin
+ */
+
+typedef enum read_result {
+    READ_LINE,
+    READ_END,         /* end of input */
+    READ_INTERRUPTED, /* a signal arrived */
+    READ_TOO_LONG,    /* the line exceeds MAX_VALUE_SIZE */
+    READ_FAILED,      /* read(2) failed and set errno */
+} read_result_t;
+
+/* A line reader over a file descriptor that polls with a timeout, so that it notices signals
+ * without relying on read(2) being interrupted. */
+typedef struct line_reader {
+    int fd;
+    char *data;
+    size_t start;   /* the first byte not yet returned */
+    size_t end;     /* one past the last byte read */
+    size_t scanned; /* bytes after start known to contain no newline */
+    size_t cap;
+    bool at_end;
+} line_reader_t;
+
+/* Makes room for at least READ_CHUNK more bytes after end. */
+static bool reader_make_room(line_reader_t *reader)
+{
+    if (reader->start > 0) {
+        memmove(reader->data, reader->data + reader->start, reader->end - reader->start);
+        reader->end -= reader->start;
+        reader->start = 0;
+    }
+    if (reader->cap - reader->end >= READ_CHUNK) {
+        return true;
+    }
+    size_t cap = reader->cap > 0 ? reader->cap * 2 : 2 * READ_CHUNK;
+    char *data = realloc(reader->data, cap);
+    if (data == NULL) {
+        return false;
+    }
+    reader->data = data;
+    reader->cap = cap;
+    return true;
+}
+
+/* Reads more input, waiting at most POLL_MS. Returns READ_LINE when the caller should look for
+ * a line again, whether or not bytes arrived. */
+static read_result_t reader_fill(line_reader_t *reader)
+{
+    struct pollfd poll_fd = {.fd = reader->fd, .events = POLLIN};
+    int ready = poll(&poll_fd, 1, POLL_MS);
+    if (ready < 0) {
+        return errno == EINTR ? READ_LINE : READ_FAILED;
+    }
+    if (ready == 0) {
+        return READ_LINE;
+    }
+    if (!reader_make_room(reader)) {
+        errno = ENOMEM;
+        return READ_FAILED;
+    }
+    ssize_t count = read(reader->fd, reader->data + reader->end, reader->cap - reader->end);
+    if (count < 0) {
+        return errno == EINTR || errno == EAGAIN ? READ_LINE : READ_FAILED;
+    }
+    if (count == 0) {
+        reader->at_end = true;
+    }
+    reader->end += (size_t)count;
+    return READ_LINE;
+}
+
+/* Returns the next line without its newline in *line_p and *size_p, valid until the next call.
+ * A last line without a newline counts as a line. */
+static read_result_t read_line(line_reader_t *reader, const char **line_p, size_t *size_p)
+{
+    for (;;) {
+        if (interrupted()) {
+            return READ_INTERRUPTED;
+        }
+
+        size_t available = reader->end - reader->start;
+        char *line = available > 0 ? reader->data + reader->start : NULL;
+        char *newline = NULL;
+        if (available > reader->scanned) {
+            newline = memchr(line + reader->scanned, '\n', available - reader->scanned);
+        }
+        if (newline != NULL || (reader->at_end && available > 0)) {
+            size_t size = newline != NULL ? (size_t)(newline - line) : available;
+            if (size > MAX_VALUE_SIZE) {
+                return READ_TOO_LONG;
+            }
+            reader->start += newline != NULL ? size + 1 : size;
+            reader->scanned = 0;
+            *line_p = line;
+            *size_p = size;
+            return READ_LINE;
+        }
+        reader->scanned = available;
+        if (available > MAX_VALUE_SIZE) {
+            return READ_TOO_LONG;
+        }
+        if (reader->at_end) {
+            return READ_END;
+        }
+
+        read_result_t result = reader_fill(reader);
+        if (result != READ_LINE) {
+            return result;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The sending side
+ */
+
+/* Sends one value, retrying while the channel is full until a signal arrives. Returns
+ * NETCHAN_OK, NETCHAN_ETIMEDOUT when a signal ended the wait, or the error. */
+static netchan_err send_value(netchan_chan_t *chan, const char *data, size_t size)
+{
+    for (;;) {
+        netchan_err err = netchan_send_bytes(chan, data, size, POLL_MS);
+        if (err != NETCHAN_ETIMEDOUT || interrupted()) {
+            return err;
+        }
+    }
+}
+
+/* Prints why reading stopped at line_number when it was not the end of input. Returns the exit
+ * status that the reason calls for. */
+static int report_read_stop(const cli_config_t *config, read_result_t result, uint64_t line_number)
+{
+    if (result == READ_TOO_LONG) {
+        fprintf(stderr,
+                "netchan: line %" PRIu64 " of stdin is longer than the maximum value size of %d "
+                "bytes; not sent on '%s'\n",
+                line_number, MAX_VALUE_SIZE, config->name);
+        return EXIT_FAILURE;
+    }
+    if (result == READ_FAILED) {
+        fprintf(stderr, "netchan: reading stdin failed: %s\n", strerror(errno));
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
+/* Sends every line of stdin until end of input or a signal. Returns EXIT_SUCCESS or, after
+ * printing the failure, EXIT_FAILURE. */
+static int send_lines(const cli_config_t *config, netchan_chan_t *chan)
+{
+    line_reader_t reader = {.fd = STDIN_FILENO};
+    int status = EXIT_SUCCESS;
+    bool stopped_by_signal = false;
+    uint64_t sent = 0;
+
+    for (;;) {
+        const char *line = NULL;
+        size_t size = 0;
+        read_result_t result = read_line(&reader, &line, &size);
+        if (result != READ_LINE) {
+            stopped_by_signal = result == READ_INTERRUPTED;
+            status = report_read_stop(config, result, sent + 1);
+            break;
+        }
+
+        netchan_err err = send_value(chan, line, size);
+        if (err == NETCHAN_ETIMEDOUT) {
+            stopped_by_signal = true; /* while the channel was full; the line is not sent */
+            break;
+        }
+        if (err != NETCHAN_OK) {
+            fprintf(stderr, "netchan: sending on '%s' at %s failed: %s\n", config->name,
+                    config->endpoint, netchan_chan_error(chan));
+            status = EXIT_FAILURE;
+            break;
+        }
+        sent++;
+    }
+
+    if (stopped_by_signal) {
+        fprintf(stderr, "netchan: interrupted; stopped reading stdin after %" PRIu64 " %s\n", sent,
+                values_word(sent));
+    }
+    free(reader.data);
+    return status;
+}
+
+/* Returns how long the next drain call may wait: POLL_MS, or less before deadline (-1 for
+ * none). */
+static int drain_slice(int64_t deadline)
+{
+    if (deadline < 0) {
+        return POLL_MS;
+    }
+    int64_t left = deadline - now_ms();
+    if (left <= 0) {
+        return 0;
+    }
+    return left < POLL_MS ? (int)left : POLL_MS;
+}
+
+/* Prints why the sender is still running: a first signal or a long wait for acknowledgements.
+ * A first signal does not end the wait, so the notice shows the user how to end it. */
+static void report_drain_wait(const cli_config_t *config, uint64_t pending,
+                              bool *interrupt_reported, int64_t *next_notice)
+{
+    if (interrupted() && !*interrupt_reported) {
+        fprintf(stderr,
+                "netchan: interrupted; waiting for %" PRIu64 " %s on '%s' at %s to be "
+                "acknowledged; interrupt again to stop waiting\n",
+                pending, values_word(pending), config->name, config->endpoint);
+        *interrupt_reported = true;
+        return;
+    }
+    if (now_ms() >= *next_notice) {
+        fprintf(stderr, "netchan: waiting for %" PRIu64 " %s on '%s' at %s to be acknowledged\n",
+                pending, values_word(pending), config->name, config->endpoint);
+        *next_notice = now_ms() + WAITING_NOTICE_MS;
+    }
+}
+
+/* Prints the outcome of a drain that did not end with every value acknowledged. */
+static void report_drain_failure(const cli_config_t *config, netchan_chan_t *chan, netchan_err err,
+                                 uint64_t pending)
+{
+    if (err != NETCHAN_ETIMEDOUT) {
+        fprintf(stderr, "netchan: draining '%s' at %s failed: %s\n", config->name, config->endpoint,
+                netchan_chan_error(chan));
+    } else if (interrupted_twice()) {
+        fprintf(stderr,
+                "netchan: %" PRIu64 " %s on '%s' at %s still unacknowledged when "
+                "interrupted\n",
+                pending, values_word(pending), config->name, config->endpoint);
+    } else {
+        fprintf(stderr,
+                "netchan: %" PRIu64 " %s on '%s' at %s still unacknowledged after the "
+                "drain timeout of %g s\n",
+                pending, values_word(pending), config->name, config->endpoint,
+                config->drain_timeout_ms / 1000.0);
+    }
+}
+
+/* Closes the channel and waits until every value sent is acknowledged, for at most
+ * config->drain_timeout_ms, or until a second signal. */
+static int finish_sending(const cli_config_t *config, netchan_chan_t *chan)
+{
+    netchan_close(chan);
+
+    int64_t start = now_ms();
+    int64_t deadline = config->drain_timeout_ms < 0 ? -1 : start + config->drain_timeout_ms;
+    int64_t next_notice = start + DRAIN_NOTICE_MS;
+    bool interrupt_reported = false;
+    uint64_t pending = 0;
+    netchan_err err;
+    for (;;) {
+        err = netchan_drain(chan, drain_slice(deadline), &pending);
+        bool timed_out = deadline >= 0 && now_ms() >= deadline;
+        if (err != NETCHAN_ETIMEDOUT || timed_out || interrupted_twice()) {
+            break;
+        }
+        report_drain_wait(config, pending, &interrupt_reported, &next_notice);
+    }
+
+    if (err == NETCHAN_OK) {
+        return EXIT_SUCCESS;
+    }
+    report_drain_failure(config, chan, err, pending);
+    return EXIT_FAILURE;
+}
+
+static int run_sender(const cli_config_t *config, netchan_chan_t *chan)
+{
+    int status = send_lines(config, chan);
+    int drained = finish_sending(config, chan);
+    return status != EXIT_SUCCESS ? status : drained;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The receiving side
+ */
+
+/* Writes every byte of iov[0..count) to stdout, retrying after a signal until a second one.
+ * Returns the number of bytes written; fewer than asked means the write failed (errno set). */
+static size_t write_all(struct iovec *iov, int count)
+{
+    size_t written = 0;
+    int index = 0;
+    while (index < count) {
+        ssize_t n = writev(STDOUT_FILENO, iov + index, count - index);
+        if (n < 0) {
+            if (errno == EINTR && !interrupted_twice()) {
+                continue;
+            }
+            return written;
+        }
+        written += (size_t)n;
+        size_t left = (size_t)n;
+        while (index < count && left >= iov[index].iov_len) {
+            left -= iov[index].iov_len;
+            index++;
+        }
+        if (index < count) {
+            iov[index].iov_base = (char *)iov[index].iov_base + left;
+            iov[index].iov_len -= left;
+        }
+    }
+    return written;
+}
+
+/* Writes each value and a newline to stdout and acknowledges every value written whole.
+ * Returns false if stdout failed. stdout is written with writev(2) and never through stdio, so
+ * nothing stays buffered in this process once a value counts as written. */
+static bool print_values(netchan_msg_t **msgs, int count)
+{
+    static char newline = '\n';
+    struct iovec iov[2 * WRITE_BATCH];
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        iov[2 * i] = (struct iovec){(void *)netchan_msg_data(msgs[i]), netchan_msg_size(msgs[i])};
+        iov[2 * i + 1] = (struct iovec){&newline, 1};
+        total += netchan_msg_size(msgs[i]) + 1;
+    }
+
+    size_t written = write_all(iov, 2 * count);
+
+    size_t covered = 0;
+    for (int i = 0; i < count; i++) {
+        covered += netchan_msg_size(msgs[i]) + 1;
+        if (covered > written) {
+            break;
+        }
+        (void)netchan_msg_ack(msgs[i]);
+    }
+    return written == total;
+}
+
+/* Takes one value, waiting up to POLL_MS, then up to max - 1 more that are already there. */
+static netchan_err take_values(netchan_chan_t *chan, netchan_msg_t **msgs, int max, int *count_p)
+{
+    *count_p = 0;
+    netchan_err err = netchan_recv_msg(chan, POLL_MS, &msgs[0]);
+    if (err != NETCHAN_OK) {
+        return err;
+    }
+    int count = 1;
+    while (count < max && netchan_recv_msg(chan, NETCHAN_NOWAIT, &msgs[count]) == NETCHAN_OK) {
+        count++;
+    }
+    *count_p = count;
+    return NETCHAN_OK;
+}
+
+/* Prints values until the sender closes the channel, config->count values were printed, or a
+ * signal arrives. */
+static int receive_lines(const cli_config_t *config, netchan_chan_t *chan)
+{
+    uint64_t printed = 0;
+
+    while (!interrupted() && (config->count == 0 || printed < config->count)) {
+        netchan_msg_t *msgs[WRITE_BATCH];
+        int max = WRITE_BATCH;
+        if (config->count > 0 && config->count - printed < (uint64_t)max) {
+            max = (int)(config->count - printed);
+        }
+
+        int count = 0;
+        netchan_err err = take_values(chan, msgs, max, &count);
+        if (err == NETCHAN_ETIMEDOUT) {
+            continue;
+        }
+        if (err == NETCHAN_ECLOSED) {
+            return EXIT_SUCCESS;
+        }
+        if (err != NETCHAN_OK) {
+            fprintf(stderr, "netchan: receiving on '%s' at %s failed: %s\n", config->name,
+                    config->endpoint, netchan_chan_error(chan));
+            return EXIT_FAILURE;
+        }
+
+        bool ok = print_values(msgs, count);
+        int saved_errno = errno;
+        for (int i = 0; i < count; i++) {
+            netchan_msg_destroy(&msgs[i]);
+        }
+        if (!ok) {
+            fprintf(stderr, "netchan: writing values of '%s' to stdout failed: %s\n", config->name,
+                    strerror(saved_errno));
+            return EXIT_FAILURE;
+        }
+        printed += (uint64_t)count;
+    }
+    return EXIT_SUCCESS;
+}
+
+/* Closes the channel, which hands values not yet printed back to the sender, and waits a
+ * bounded time for the sender to confirm the acknowledgements. An unconfirmed acknowledgement
+ * means only that the sender may deliver that value again elsewhere. Every value printed here
+ * was printed whole, so it is a warning and not a failure of this process. */
+static int finish_receiving(const cli_config_t *config, netchan_chan_t *chan)
+{
+    netchan_close(chan);
+
+    uint64_t pending = 0;
+    netchan_err err = NETCHAN_ETIMEDOUT;
+    int64_t deadline = now_ms() + RECEIVER_DRAIN_MS;
+    while (err == NETCHAN_ETIMEDOUT && now_ms() < deadline && !interrupted_twice()) {
+        err = netchan_drain(chan, POLL_MS, &pending);
+    }
+    if (err == NETCHAN_OK) {
+        return EXIT_SUCCESS;
+    }
+    if (err == NETCHAN_ETIMEDOUT) {
+        fprintf(stderr,
+                "netchan: warning: the sender of '%s' at %s did not confirm %" PRIu64
+                " acknowledgements within %d s; those values may be delivered again\n",
+                config->name, config->endpoint, pending, RECEIVER_DRAIN_MS / 1000);
+        return EXIT_SUCCESS;
+    }
+    fprintf(stderr, "netchan: closing '%s' at %s failed: %s\n", config->name, config->endpoint,
+            netchan_chan_error(chan));
+    return EXIT_FAILURE;
+}
+
+static int run_receiver(const cli_config_t *config, netchan_chan_t *chan)
+{
+    int status = receive_lines(config, chan);
+    int finished = finish_receiving(config, chan);
+    return status != EXIT_SUCCESS ? status : finished;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Main
+ */
+
+static int run_channel(const cli_config_t *config, netchan_chan_t *chan)
+{
+    if (config->direction == NETCHAN_SEND) {
+        return run_sender(config, chan);
+    }
+    return run_receiver(config, chan);
+}
+
+static int run_export(cli_config_t *config)
+{
+    netchan_exporter_t *exporter = NULL;
+    netchan_chan_t *chan = NULL;
+    int status = open_export(config, &exporter, &chan);
+    if (status == EXIT_SUCCESS) {
+        status = run_channel(config, chan);
+    }
+    netchan_exporter_destroy(&exporter);
+    return status;
+}
+
+static int run_import(const cli_config_t *config)
+{
+    netchan_importer_t *importer = NULL;
+    netchan_chan_t *chan = NULL;
+    int status = open_import(config, &importer, &chan);
+    if (status == EXIT_SUCCESS && chan != NULL) {
+        status = run_channel(config, chan);
+    }
+    netchan_importer_destroy(&importer);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli_config_t config;
+    int status = parse_arguments(argc, argv, &config);
+    if (status < 0) {
+        return EXIT_SUCCESS;
+    }
+    if (status != 0) {
+        return status;
+    }
+
+    if (install_signal_handlers() != 0) {
+        fprintf(stderr, "netchan: cannot install signal handlers: %s\n", strerror(errno));
+        return EXIT_FAILURE;
+    }
+
+    return config.exporting ? run_export(&config) : run_import(&config);
+}
