@@ -467,7 +467,9 @@ netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage 
             return err;
         }
         ProtobufCMessage *unpacked =
-            protobuf_c_message_unpack(chan->type, NULL, value->size, value->data);
+            nc_value_nesting_ok(chan->type, value->data, value->size)
+                ? protobuf_c_message_unpack(chan->type, NULL, value->size, value->data)
+                : NULL;
         if (unpacked != NULL) {
             settle(chan, value, NC_VERDICT_ACK);
             free(value);
@@ -513,7 +515,9 @@ netchan_err netchan_msg_unpack(const netchan_msg_t *msg, ProtobufCMessage **out_
         return NETCHAN_ESTATE;
     }
     ProtobufCMessage *unpacked =
-        protobuf_c_message_unpack(chan->type, NULL, msg->value->size, msg->value->data);
+        nc_value_nesting_ok(chan->type, msg->value->data, msg->value->size)
+            ? protobuf_c_message_unpack(chan->type, NULL, msg->value->size, msg->value->data)
+            : NULL;
     if (unpacked == NULL) {
         pthread_mutex_lock(&chan->mu);
         netchan_err err = chan_error_locked(

@@ -38,6 +38,9 @@
 /* Largest ZeroMQ message an endpoint accepts; libzmq drops a peer that sends more before it
  * allocates the message. A batch of values never exceeds NC_BATCH_BYTES plus one value. */
 #define NC_MAX_MESSAGE_SIZE ((int64_t)NC_MAX_VALUE_SIZE_LIMIT + (1 << 20))
+/* Values of typed channels nested deeper than this are rejected before protobuf-c unpacks them,
+ * because its unpacker recurses once per level. */
+#define NC_MAX_VALUE_DEPTH 64
 #define NC_BATCH_VALUES     512
 #define NC_BATCH_BYTES      (256 * 1024)
 
@@ -535,5 +538,8 @@ void nc_arena_reset(nc_arena_t *arena);
 void nc_arena_free(nc_arena_t *arena);
 Netchan__Wire__Direction nc_dir_to_wire(netchan_dir dir);
 netchan_err nc_err_from_wire(Netchan__Wire__ErrorCode code);
+/* Returns true when data is well-formed enough, and nested at most NC_MAX_VALUE_DEPTH levels,
+ * for protobuf-c to unpack it as type without exhausting the stack. */
+bool nc_value_nesting_ok(const ProtobufCMessageDescriptor *type, const uint8_t *data, size_t size);
 
 #endif /* NC_H */

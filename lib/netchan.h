@@ -410,10 +410,11 @@ netchan_err netchan_send_bytes(netchan_chan_t *chan, const void *data, size_t si
 
 /* Takes the next value and unpacks it with the channel's type. On success *msg_p receives a
  * message that the caller frees with protobuf_c_message_free_unpacked(*msg_p, NULL). Values
- * that fail to unpack are never returned: they are rejected back to their sender, counted, and
- * the call goes on to the next value. Returns NETCHAN_ECLOSED after the last value once the
- * sender has closed the channel, NETCHAN_ESTATE on a sending channel, on a bytes channel or on a
- * channel with explicit acknowledgement (use netchan_recv_msg() there), NETCHAN_EAGAIN or
+ * that fail to unpack, or that nest messages more than 64 levels deep (protobuf-c's unpacker
+ * recurses once per level), are never returned: they are rejected back to their sender,
+ * counted, and the call goes on to the next value. Returns NETCHAN_ECLOSED after the last value
+ * once the sender has closed the channel, NETCHAN_ESTATE on a sending channel, on a bytes channel
+ * or on a channel with explicit acknowledgement (use netchan_recv_msg() there), NETCHAN_EAGAIN or
  * NETCHAN_ETIMEDOUT. */
 netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage **msg_p);
 

@@ -209,3 +209,85 @@ netchan_err nc_err_from_wire(Netchan__Wire__ErrorCode code)
         return NETCHAN_EPROTO;
     }
 }
+
+/* ---- value nesting ---- */
+
+/* Reads a varint at *pos, below end; returns false when it is truncated or too long. */
+static bool read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *value)
+{
+    uint64_t result = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= end) {
+            return false;
+        }
+        uint8_t byte = data[(*pos)++];
+        result |= (uint64_t)(byte & 0x7f) << shift;
+        if ((byte & 0x80) == 0) {
+            *value = result;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool nc_value_nesting_ok(const ProtobufCMessageDescriptor *type, const uint8_t *data, size_t size)
+{
+    /* protobuf-c unpacks nested messages by recursion, so a value nested deeply enough exhausts
+     * the receiving thread's stack. This walk follows the same nesting with an explicit stack. */
+    struct level {
+        const ProtobufCMessageDescriptor *type;
+        size_t end;
+    } stack[NC_MAX_VALUE_DEPTH + 1];
+    size_t depth = 0;
+    size_t pos = 0;
+    stack[0] = (struct level){type, size};
+
+    for (;;) {
+        while (pos == stack[depth].end) {
+            if (depth == 0) {
+                return true;
+            }
+            depth--;
+        }
+        uint64_t key = 0;
+        uint64_t length = 0;
+        if (!read_varint(data, stack[depth].end, &pos, &key)) {
+            return false;
+        }
+        switch (key & 7) {
+        case 0: /* varint */
+            if (!read_varint(data, stack[depth].end, &pos, &length)) {
+                return false;
+            }
+            break;
+        case 1: /* 64-bit */
+        case 5: /* 32-bit */
+            length = (key & 7) == 1 ? 8 : 4;
+            if (stack[depth].end - pos < length) {
+                return false;
+            }
+            pos += length;
+            break;
+        case 2: { /* length-delimited: bytes, string, packed numbers or a nested message */
+            if (!read_varint(data, stack[depth].end, &pos, &length) ||
+                stack[depth].end - pos < length) {
+                return false;
+            }
+            const ProtobufCFieldDescriptor *field =
+                protobuf_c_message_descriptor_get_field(stack[depth].type, (unsigned)(key >> 3));
+            if (field != NULL && field->type == PROTOBUF_C_TYPE_MESSAGE) {
+                if (depth == NC_MAX_VALUE_DEPTH) {
+                    return false;
+                }
+                stack[depth + 1] = (struct level){field->descriptor, pos + (size_t)length};
+                depth++;
+            } else {
+                pos += (size_t)length;
+            }
+            break;
+        }
+        default: /* groups, which protobuf-c does not support, and invalid wire types */
+            return false;
+        }
+    }
+}
