@@ -9,6 +9,12 @@ packages=(
   python3
 )
 
+# The test command also needs these: clang and its runtime for the fuzz targets, valgrind for
+# the unit tests under memcheck, and iproute2 for the network-namespace scenarios.
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(clang libclang-rt-14-dev valgrind iproute2)
+fi
+
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs netchan's test suites: a normal build with every suite, then an
-# AddressSanitizer and UndefinedBehaviorSanitizer build with the C suites.
-# Exits non-zero if any test fails. Build folders: build/ and build-asan/.
+# AddressSanitizer and UndefinedBehaviorSanitizer build with the C suites, the unit tests under
+# valgrind, and each fuzz target for a bounded time.
+# Exits non-zero if any test fails. Build folders: build/, build-asan/ and build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 
 if [ ! -d build ]; then
   meson setup build -Dwerror=true
@@ -20,5 +21,13 @@ fi
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --suite unit --suite integration || status=1
+
+meson test -C build --setup valgrind --suite unit --print-errorlogs || status=1
+
+if [ ! -d build-fuzz ]; then
+  CC=clang meson setup build-fuzz -Dfuzzing=true -Dfuzz_seconds=20
+fi
+ninja -C build-fuzz tests/fuzz/fuzz_frame tests/fuzz/fuzz_value
+meson test -C build-fuzz --suite fuzz --no-rebuild --print-errorlogs || status=1
 
 exit "$status"
