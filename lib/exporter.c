@@ -23,6 +23,7 @@
 struct nc_session {
     uint8_t id[NC_SESSION_ID_SIZE];
     char key[2 * NC_SESSION_ID_SIZE + 1];
+    uint32_t connection; /* Hello.connection of the importer's current connection */
     uint8_t routing_id[MAX_ROUTING_ID];
     size_t routing_size;
     char routing_key[2 * MAX_ROUTING_ID + 1];
@@ -276,6 +277,7 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
     bool resumed = session != NULL;
     bool expired = false;
     bool was_attached_before = false;
+    bool duplicate = false;
     if (session == NULL) {
         session = session_create(ep, hello->session.data);
         if (session == NULL) {
@@ -287,6 +289,11 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
         expired = true;
         session->attached = true;
         state->detached_count--;
+    } else if (hello->connection == session->connection) {
+        /* A Hello retried on the connection the session already uses: answer it again, but
+         * the links stay as they are. */
+        resumed = false;
+        duplicate = true;
     } else {
         /* A reconnect the exporter had not noticed: values in flight may have been lost with
          * the old connection, so they go out again after the next Bind and the importer drops
@@ -302,11 +309,12 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
     }
     session_set_routing(ep, session, routing_id, routing_size);
     session->last_heard = nc_now_ms();
+    session->connection = hello->connection;
     nc_format(session->address, sizeof(session->address), "%s", address);
     nc_format(session->user_id, sizeof(session->user_id), "%s", user_id);
     netchan_event_type type = resumed ? NETCHAN_EVENT_RESUMED : NETCHAN_EVENT_CONNECTED;
     netchan_event_reason reason = expired ? NETCHAN_REASON_EXPIRED : NETCHAN_REASON_NONE;
-    if (!resumed || expired || was_attached_before) {
+    if (!duplicate && (!resumed || expired || was_attached_before)) {
         nc_events_push(&ep->events, type, reason, session->key, session->address, "", 0);
         nc_log(NETCHAN_LOG_INFO, "exporter: importer session %s (%s) %s%s", session->key,
                session->address[0] ? session->address : "address unknown",
@@ -319,6 +327,7 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
     welcome.resumed = resumed;
     welcome.expired = expired;
     welcome.timeout_ms = ep->timeout_ms;
+    welcome.connection = hello->connection;
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
     frame.body_case = NETCHAN__WIRE__FRAME__BODY_WELCOME;
     frame.welcome = &welcome;
@@ -335,11 +344,12 @@ static netchan_chan_t *find_chan(nc_endpoint_t *ep, const char *name)
     return NULL;
 }
 
-static void send_bound(nc_endpoint_t *ep, nc_session_t *session, uint32_t link_id,
+static void send_bound(nc_endpoint_t *ep, nc_session_t *session, uint32_t link_id, uint32_t epoch,
                        Netchan__Wire__ErrorCode code, const char *message, nc_link_t *link)
 {
     Netchan__Wire__Bound bound = NETCHAN__WIRE__BOUND__INIT;
     bound.link = link_id;
+    bound.epoch = epoch;
     bound.error = code;
     bound.message = (char *)message;
     if (link != NULL) {
@@ -427,18 +437,21 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
     nc_link_t *link = session_find_link(session, bind->link);
     if (link != NULL) {
         if (strcmp(link->chan->name, bind->channel) != 0) {
-            send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL,
+            send_bound(ep, session, bind->link, bind->epoch,
+                       NETCHAN__WIRE__ERROR_CODE__ERROR_PROTOCOL,
                        "link id already bound to another channel", NULL);
             return;
         }
         /* A resumed link: send everything in flight again; the importer drops duplicates. */
         link->bound = true;
+        link->epoch = bind->epoch;
         if (link->sending) {
             nc_link_start_sending(link, bind->credit);
             link->peer_max_value_size = bind->max_value_size;
             link->peer_explicit_ack = bind->explicit_ack;
         }
-        send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_NONE, "", link);
+        send_bound(ep, session, bind->link, bind->epoch, NETCHAN__WIRE__ERROR_CODE__ERROR_NONE, "",
+                   link);
         return;
     }
 
@@ -458,7 +471,7 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
     if (code != NETCHAN__WIRE__ERROR_CODE__ERROR_NONE) {
         nc_log(NETCHAN_LOG_WARNING, "exporter: refused bind from importer session %s: %s",
                session->key, message);
-        send_bound(ep, session, bind->link, code, message, NULL);
+        send_bound(ep, session, bind->link, bind->epoch, code, message, NULL);
         return;
     }
 
@@ -467,7 +480,7 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
         if (link != NULL) {
             nc_link_free(ep, link);
         }
-        send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_INVALID,
+        send_bound(ep, session, bind->link, bind->epoch, NETCHAN__WIRE__ERROR_CODE__ERROR_INVALID,
                    "exporter out of memory", NULL);
         return;
     }
@@ -477,8 +490,8 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
         if (links == NULL) {
             nc_chan_remove_link(chan, link);
             nc_link_free(ep, link);
-            send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_INVALID,
-                       "exporter out of memory", NULL);
+            send_bound(ep, session, bind->link, bind->epoch,
+                       NETCHAN__WIRE__ERROR_CODE__ERROR_INVALID, "exporter out of memory", NULL);
             return;
         }
         session->links = links;
@@ -487,12 +500,14 @@ static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wir
     session->links[session->link_count++] = link;
     link->session = session;
     link->bound = true;
+    link->epoch = bind->epoch;
     if (link->sending) {
         nc_link_start_sending(link, bind->credit);
         link->peer_max_value_size = bind->max_value_size;
         link->peer_explicit_ack = bind->explicit_ack;
     }
-    send_bound(ep, session, bind->link, NETCHAN__WIRE__ERROR_CODE__ERROR_NONE, "", link);
+    send_bound(ep, session, bind->link, bind->epoch, NETCHAN__WIRE__ERROR_CODE__ERROR_NONE, "",
+               link);
     if (!link->sending) {
         nc_chan_update_eof(chan);
     }
@@ -732,21 +747,11 @@ static void check_sessions(nc_endpoint_t *ep, int64_t now)
     }
 }
 
-/* Hands every value not taken back to its importer and stops each sender, after the
- * application closed an exported receiving channel. */
+/* Stops each sender of an exported receiving channel that the application closed, then hands
+ * every value not taken back to its importer. Unbind goes first, so that no sender sends those
+ * values here again. */
 static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
 {
-    pthread_mutex_lock(&chan->mu);
-    while (chan->inbox.count > 0) {
-        nc_value_t *value = nc_ring_pop_front(&chan->inbox);
-        if (!chan->options.unacknowledged) {
-            nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
-        }
-        free(value);
-    }
-    nc_chan_broadcast(chan);
-    pthread_mutex_unlock(&chan->mu);
-    nc_chan_flush_verdicts(ep, chan, transport_for_link);
     for (size_t i = 0; i < chan->link_count; i++) {
         nc_link_t *link = chan->links[i];
         link->unbound = true;
@@ -759,6 +764,17 @@ static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
             send_frame(ep, link->session, &frame);
         }
     }
+    pthread_mutex_lock(&chan->mu);
+    while (chan->inbox.count > 0) {
+        nc_value_t *value = nc_ring_pop_front(&chan->inbox);
+        if (!chan->options.unacknowledged) {
+            nc_chan_add_verdict_locked(chan, value->link_key, value->seq, NC_VERDICT_RETURN);
+        }
+        free(value);
+    }
+    nc_chan_broadcast(chan);
+    pthread_mutex_unlock(&chan->mu);
+    nc_chan_flush_verdicts(ep, chan, transport_for_link);
 }
 
 /* Updates the gauges of chan: bound importers and values in flight. */

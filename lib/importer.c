@@ -33,6 +33,7 @@ typedef struct importer_state {
     int64_t last_ping;
     int64_t next_hello;
     uint32_t next_link_id;
+    uint32_t connection; /* counts handshakes; 0 until the first connection is up */
     bool has_endpoint;
     bool ever_welcomed;
     int64_t bye_deadline;
@@ -126,6 +127,7 @@ static void send_hello(nc_endpoint_t *ep, int64_t now)
     hello.session.len = NC_SESSION_ID_SIZE;
     hello.known_instance = state->instance;
     hello.heartbeat_ms = ep->heartbeat_ms;
+    hello.connection = state->connection;
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
     frame.body_case = NETCHAN__WIRE__FRAME__BODY_HELLO;
     frame.hello = &hello;
@@ -147,6 +149,7 @@ static void send_bind(nc_endpoint_t *ep, nc_link_t *link, bool resume)
     bind.max_value_size = chan->options.max_value_size;
     bind.resume = resume;
     bind.unacknowledged = chan->options.unacknowledged;
+    bind.epoch = ++link->epoch;
     bind.explicit_ack = chan->options.explicit_ack;
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
     frame.body_case = NETCHAN__WIRE__FRAME__BODY_BIND;
@@ -210,8 +213,11 @@ static void on_welcome(nc_endpoint_t *ep, const Netchan__Wire__Welcome *welcome)
                           welcome->version, NC_PROTOCOL_VERSION);
         return;
     }
-    if (state->phase == PHASE_CLOSING) {
-        return;
+    /* Connection 0 in a Welcome means the exporter does not say which Hello it answers. */
+    bool other_connection = welcome->connection != 0 && welcome->connection != state->connection;
+    if (state->phase == PHASE_CLOSING || other_connection ||
+        (state->phase == PHASE_READY && welcome->instance == state->instance)) {
+        return; /* an answer to a Hello retried on this connection, or sent on an older one */
     }
     bool restarted = state->instance != 0 && welcome->instance != state->instance;
     uint64_t taken_back = 0;
@@ -277,6 +283,9 @@ static void on_bound(nc_endpoint_t *ep, const Netchan__Wire__Bound *bound)
     nc_link_t *link = find_link(ep, bound->link);
     if (link == NULL) {
         return; /* an import that timed out meanwhile */
+    }
+    if (bound->epoch != 0 && bound->epoch != link->epoch) {
+        return; /* answers an earlier Bind of this link (0: the exporter does not say) */
     }
     netchan_chan_t *chan = link->chan;
     netchan_err err = nc_err_from_wire(bound->error);
@@ -501,6 +510,10 @@ static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
         return;
     }
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (state->phase == PHASE_READY) {
+            lose_exporter(ep, NETCHAN_REASON_CLOSED); /* a reconnect without a disconnect event */
+        }
+        state->connection++;
         state->phase = PHASE_CONNECTING;
         send_hello(ep, nc_now_ms());
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
@@ -508,10 +521,18 @@ static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
     }
 }
 
-/* Hands the values of a closed receiving channel back and tells the exporter to stop. */
+/* Tells the exporter to stop sending on a closed receiving channel, then hands back the values
+ * the application has not taken. Unbind goes first, so the exporter never sends the handed-back
+ * values to this importer again. */
 static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
 {
     nc_link_t *link = chan_link(chan);
+    if (link != NULL) {
+        link->unbound = true;
+        if (state_of(ep)->phase == PHASE_READY) {
+            send_unbind(ep, link);
+        }
+    }
     pthread_mutex_lock(&chan->mu);
     while (chan->inbox.count > 0) {
         nc_value_t *value = nc_ring_pop_front(&chan->inbox);
@@ -520,14 +541,9 @@ static void close_receiving(nc_endpoint_t *ep, netchan_chan_t *chan)
         }
         free(value);
     }
+    nc_chan_broadcast(chan);
     pthread_mutex_unlock(&chan->mu);
     nc_chan_flush_verdicts(ep, chan, transport_for_link);
-    if (link != NULL) {
-        link->unbound = true;
-        if (state_of(ep)->phase == PHASE_READY) {
-            send_unbind(ep, link);
-        }
-    }
 }
 
 /* Services one channel; returns the ms until it needs the engine again, 0 when values remain
@@ -597,7 +613,7 @@ static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
         return 10;
     }
     if (state->has_endpoint) {
-        if (state->phase == PHASE_CONNECTING && now >= state->next_hello) {
+        if (state->phase == PHASE_CONNECTING && state->connection > 0 && now >= state->next_hello) {
             send_hello(ep, now);
         }
         if (state->phase == PHASE_READY) {
@@ -757,7 +773,10 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
                ep->last_endpoint_connected);
         state->has_endpoint = true;
         state->phase = PHASE_CONNECTING;
-        send_hello(ep, nc_now_ms());
+        if (ep->monitor == NULL || strncmp(text, "inproc://", 9) == 0) {
+            /* No handshake events (inproc has no handshake): Hello is retried until answered. */
+            state->connection = 1;
+        }
         return NETCHAN_OK;
     }
     if (strcmp(command, "IMPORT") == 0) {

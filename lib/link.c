@@ -270,6 +270,7 @@ static int send_data(const nc_transport_t *tx, nc_link_t *link, nc_value_t **val
     }
     Netchan__Wire__Data data = NETCHAN__WIRE__DATA__INIT;
     data.link = link->id;
+    data.epoch = link->epoch;
     data.n_values = n;
     data.values = pointers;
     Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
@@ -551,17 +552,20 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__W
     uint64_t duplicates = 0;
     uint64_t overrun = 0;
 
+    /* Values sent before the sender saw the current Bind were counted against the credit of an
+     * earlier epoch; they are still taken, but count against nothing now. */
+    bool current = data->epoch == link->epoch || data->epoch == 0; /* 0: the sender does not say */
     pthread_mutex_lock(&chan->mu);
     bool refusing = link->unbound || chan->closed;
     for (size_t i = 0; i < data->n_values; i++) {
         const Netchan__Wire__Value *wire = data->values[i];
-        if (link->arrived >= link->granted) {
+        if (current && link->arrived >= link->granted) {
             /* More than the credit allows: only a broken or hostile sender does this. The value
              * is not recorded, so a correct resend is still accepted. */
             overrun++;
             continue;
         }
-        link->arrived++;
+        link->arrived += current;
         if (nc_seqset_contains(&link->seen, wire->seq)) {
             /* Resent after a reconnect and already here. If its verdict is recorded but not
              * confirmed, the sender may have missed it, so the verdict goes out again. */

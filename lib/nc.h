@@ -41,8 +41,8 @@
 /* Values of typed channels nested deeper than this are rejected before protobuf-c unpacks them,
  * because its unpacker recurses once per level. */
 #define NC_MAX_VALUE_DEPTH 64
-#define NC_BATCH_VALUES     512
-#define NC_BATCH_BYTES      (256 * 1024)
+#define NC_BATCH_VALUES    512
+#define NC_BATCH_BYTES     (256 * 1024)
 
 /* ---- small containers (util.c) ---- */
 
@@ -221,6 +221,7 @@ typedef struct nc_link {
     bool sending;          /* this side sends values on the link */
     bool bound;            /* the bind has been accepted */
     bool unbound;          /* the receiver no longer takes values on this link */
+    uint32_t epoch;        /* the link's bind epoch: both sides count credit within one */
 
     /* sender role */
     nc_ring_t inflight;  /* values sent and not acknowledged, in send order */
