@@ -580,6 +580,16 @@ netchan_err netchan_msg_release(netchan_msg_t *msg)
     return settle_held(msg, NC_VERDICT_RELEASE);
 }
 
+netchan_err netchan_msg_return(netchan_msg_t *msg)
+{
+    return settle_held(msg, NC_VERDICT_RETURN);
+}
+
+netchan_err netchan_msg_reject(netchan_msg_t *msg)
+{
+    return settle_held(msg, NC_VERDICT_REJECT);
+}
+
 void netchan_msg_destroy(netchan_msg_t **msg_p)
 {
     if (msg_p == NULL || *msg_p == NULL) {

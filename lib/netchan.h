@@ -506,6 +506,17 @@ const char *netchan_stat_name(netchan_stat stat);
  * released it. */
 netchan_err netchan_msg_release(netchan_msg_t *msg);
 
+/* Hands msg back to its sender unseen, without counting a delivery attempt: for a binding or an
+ * application that took a value it will never show to anyone (it is shutting down, say).
+ * Explicit-acknowledgement channels only; errors as netchan_msg_release(). */
+netchan_err netchan_msg_return(netchan_msg_t *msg);
+
+/* Rejects msg for good: its sender counts it as rejected and reports it (NETCHAN_STAT_REJECTED,
+ * netchan_drain() returns NETCHAN_EREJECTED), and it is never delivered again. For a value the
+ * application cannot decode or process. Explicit-acknowledgement channels only; errors as
+ * netchan_msg_release(). */
+netchan_err netchan_msg_reject(netchan_msg_t *msg);
+
 /* ---------------------------------------------------------------------------------------------
  * Types
  */

@@ -395,19 +395,26 @@ void nc_fingerprint(const ProtobufCMessageDescriptor *type, char out[17])
         order[j] = key;
     }
 
+    /* The hashed text is the full name, then ";NUMBER NAME LABEL TYPE REFERENCE" per field;
+     * it is fed in pieces, so names of any length hash the same as in other languages. */
     hash = fnv1a(hash, type->name);
     for (unsigned i = 0; i < n; i++) {
         const ProtobufCFieldDescriptor *field = &type->fields[order[i]];
-        char line[512];
         const char *reference = "";
         if (field->type == PROTOBUF_C_TYPE_MESSAGE && field->descriptor != NULL) {
             reference = ((const ProtobufCMessageDescriptor *)field->descriptor)->name;
         } else if (field->type == PROTOBUF_C_TYPE_ENUM && field->descriptor != NULL) {
             reference = ((const ProtobufCEnumDescriptor *)field->descriptor)->name;
         }
-        nc_format(line, sizeof(line), ";%u %s %s %s %s", field->id, field->name,
-                  field_label_name(field->label), field_type_name(field->type), reference);
-        hash = fnv1a(hash, line);
+        char number[16];
+        nc_format(number, sizeof(number), ";%u ", field->id);
+        const char *pieces[] = {number, field->name,
+                                " ",    field_label_name(field->label),
+                                " ",    field_type_name(field->type),
+                                " ",    reference};
+        for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+            hash = fnv1a(hash, pieces[p]);
+        }
     }
     free(order);
     nc_format(out, 17, "%016llx", (unsigned long long)hash);
