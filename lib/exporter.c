@@ -551,7 +551,10 @@ static void on_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__Fr
         break;
     case NETCHAN__WIRE__FRAME__BODY_DATA:
         if ((link = expect_link(ep, session, frame->data->link, false)) != NULL) {
-            nc_link_on_data(&tx, link, frame->data);
+            nc_data_t data;
+            if (nc_data_from_frame(&ep->arena, frame->data, &data)) {
+                nc_link_on_data(&tx, link, &data);
+            }
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_ACK:
@@ -626,6 +629,23 @@ static void exporter_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     }
     const uint8_t *routing_id = zmq_msg_data(&parts[0]);
     size_t routing_size = zmq_msg_size(&parts[0]);
+
+    /* The fast path for values: a Data frame in the form netchan writes. */
+    nc_data_t data;
+    if (nc_data_parse(&ep->arena, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &data)) {
+        char key[2 * MAX_ROUTING_ID + 1];
+        hex_key(key, routing_id, routing_size);
+        nc_session_t *known = zhashx_lookup(state->by_routing, key);
+        if (known != NULL && known->attached) {
+            known->last_heard = nc_now_ms();
+            nc_link_t *link = expect_link(ep, known, data.link, false);
+            if (link != NULL) {
+                nc_transport_t tx = transport(ep, known);
+                nc_link_on_data(&tx, link, &data);
+            }
+            return;
+        }
+    }
 
     Netchan__Wire__Frame *frame =
         nc_frame_decode_in(&ep->arena, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]));

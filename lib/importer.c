@@ -377,6 +377,19 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
     if (count != 1) {
         return;
     }
+    /* The fast path for values: a Data frame in the form netchan writes. */
+    nc_data_t data;
+    if (state->phase == PHASE_READY &&
+        nc_data_parse(&ep->arena, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), &data)) {
+        state->last_heard = nc_now_ms();
+        nc_link_t *link = expect_link(ep, data.link, false);
+        if (link != NULL) {
+            nc_transport_t tx = transport(ep);
+            nc_link_on_data(&tx, link, &data);
+        }
+        return;
+    }
+
     Netchan__Wire__Frame *frame =
         nc_frame_decode_in(&ep->arena, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
     if (frame == NULL) {
@@ -401,7 +414,10 @@ static void importer_on_message(nc_endpoint_t *ep, zmq_msg_t *parts, int count)
         break;
     case NETCHAN__WIRE__FRAME__BODY_DATA:
         if ((link = expect_link(ep, frame->data->link, false)) != NULL) {
-            nc_link_on_data(&tx, link, frame->data);
+            nc_data_t data;
+            if (nc_data_from_frame(&ep->arena, frame->data, &data)) {
+                nc_link_on_data(&tx, link, &data);
+            }
         }
         break;
     case NETCHAN__WIRE__FRAME__BODY_ACK:

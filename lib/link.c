@@ -255,28 +255,22 @@ void nc_link_on_ack(nc_link_t *link, const Netchan__Wire__Ack *ack)
     (void)n_released;
 }
 
-/* Sends values[0..n) in one Data frame. */
+/* Sends values[0..n) in one Data frame, encoded straight into the ZeroMQ message. */
 static int send_data(const nc_transport_t *tx, nc_link_t *link, nc_value_t **values, size_t n)
 {
-    Netchan__Wire__Value wire[NC_BATCH_VALUES];
-    Netchan__Wire__Value *pointers[NC_BATCH_VALUES];
-    for (size_t i = 0; i < n; i++) {
-        netchan__wire__value__init(&wire[i]);
-        wire[i].seq = values[i]->seq;
-        wire[i].attempts = values[i]->attempts;
-        wire[i].payload.data = values[i]->data;
-        wire[i].payload.len = values[i]->size;
-        pointers[i] = &wire[i];
+    size_t size = nc_data_encoded_size(link->id, link->epoch, values, n);
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, size) != 0) {
+        return -1;
     }
-    Netchan__Wire__Data data = NETCHAN__WIRE__DATA__INIT;
-    data.link = link->id;
-    data.epoch = link->epoch;
-    data.n_values = n;
-    data.values = pointers;
-    Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
-    frame.body_case = NETCHAN__WIRE__FRAME__BODY_DATA;
-    frame.data = &data;
-    return nc_send_frame(tx, &frame);
+    nc_data_encode(zmq_msg_data(&msg), link->id, link->epoch, values, n);
+    int rc = tx->transmit(tx->ep, tx->session, &msg);
+    if (rc != 0) {
+        int saved = errno;
+        zmq_msg_close(&msg);
+        errno = saved;
+    }
+    return rc;
 }
 
 /* Sends in-flight values from resend_index on, after a reconnect, as far as credit allows. */
@@ -545,7 +539,7 @@ static nc_verdict_kind_t recorded_verdict(const nc_link_t *link, uint64_t seq)
     return 0;
 }
 
-void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__Wire__Data *data)
+void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const nc_data_t *data)
 {
     netchan_chan_t *chan = link->chan;
     uint64_t received = 0;
@@ -557,8 +551,8 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__W
     bool current = data->epoch == link->epoch || data->epoch == 0; /* 0: the sender does not say */
     pthread_mutex_lock(&chan->mu);
     bool refusing = link->unbound || chan->closed;
-    for (size_t i = 0; i < data->n_values; i++) {
-        const Netchan__Wire__Value *wire = data->values[i];
+    for (size_t i = 0; i < data->count; i++) {
+        const nc_wire_value_t *wire = &data->values[i];
         if (current && link->arrived >= link->granted) {
             /* More than the credit allows: only a broken or hostile sender does this. The value
              * is not recorded, so a correct resend is still accepted. */
@@ -584,11 +578,11 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__W
         if (nc_seqset_add(&link->seen, wire->seq) != 0) {
             continue; /* not recorded, so not accepted; the sender resends it later */
         }
-        if (wire->payload.len > chan->options.max_value_size) {
+        if (wire->size > chan->options.max_value_size) {
             nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_REJECT);
             continue;
         }
-        nc_value_t *value = nc_value_new(wire->payload.data, wire->payload.len);
+        nc_value_t *value = nc_value_new(wire->payload, wire->size);
         if (value != NULL) {
             value->seq = wire->seq;
             value->attempts = wire->attempts;

@@ -143,6 +143,22 @@ typedef struct nc_value {
 
 nc_value_t *nc_value_new(const void *data, size_t size);
 
+/* A Data frame as the link code reads it, decoded either way: its values point into the
+ * received bytes or the decoded frame, and live as long as those. */
+typedef struct nc_wire_value {
+    uint64_t seq;
+    uint32_t attempts;
+    const uint8_t *payload;
+    size_t size;
+} nc_wire_value_t;
+
+typedef struct nc_data {
+    uint32_t link;
+    uint32_t epoch;
+    size_t count;
+    nc_wire_value_t *values; /* in the arena */
+} nc_data_t;
+
 /* A value taken from an explicit-acknowledgement channel, shared by the application's message
  * handle and the channel's list of values awaiting acknowledgement; freed when both let go. */
 typedef struct nc_held {
@@ -464,7 +480,7 @@ bool nc_link_end_due(nc_link_t *link);
 int nc_link_send_end(const nc_transport_t *tx, nc_link_t *link);
 
 /* Receiver role. */
-void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const Netchan__Wire__Data *data);
+void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const nc_data_t *data);
 void nc_link_on_confirm(nc_link_t *link, uint64_t ack_no);
 void nc_link_on_end(nc_link_t *link);
 /* Recomputes whether chan will receive any further value. */
@@ -535,6 +551,15 @@ Netchan__Wire__Frame *nc_frame_decode(const void *data, size_t size);
 void nc_frame_free(Netchan__Wire__Frame *frame);
 
 Netchan__Wire__Frame *nc_frame_decode_in(nc_arena_t *arena, const void *data, size_t size);
+
+
+size_t nc_data_encoded_size(uint32_t link, uint32_t epoch, nc_value_t *const *values, size_t n);
+void nc_data_encode(uint8_t *out, uint32_t link, uint32_t epoch, nc_value_t *const *values,
+                    size_t n);
+/* Decodes a Data frame in the canonical form nc_data_encode() writes; returns false for any
+ * other input, which then goes to nc_frame_decode_in(). The reset arena holds the values. */
+bool nc_data_parse(nc_arena_t *arena, const uint8_t *data, size_t size, nc_data_t *out);
+bool nc_data_from_frame(nc_arena_t *arena, const Netchan__Wire__Data *data, nc_data_t *out);
 void nc_arena_reset(nc_arena_t *arena);
 void nc_arena_free(nc_arena_t *arena);
 Netchan__Wire__Direction nc_dir_to_wire(netchan_dir dir);

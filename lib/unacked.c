@@ -150,22 +150,29 @@ void nc_unacked_receive(netchan_chan_t *chan, int64_t now)
             zmq_msg_close(&msg);
             break;
         }
-        Netchan__Wire__Frame *frame =
-            nc_frame_decode_in(&chan->ep->arena, zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-        if (frame == NULL || frame->body_case != NETCHAN__WIRE__FRAME__BODY_DATA) {
+        nc_data_t data;
+        bool decoded =
+            nc_data_parse(&chan->ep->arena, zmq_msg_data(&msg), zmq_msg_size(&msg), &data);
+        if (!decoded) {
+            Netchan__Wire__Frame *frame =
+                nc_frame_decode_in(&chan->ep->arena, zmq_msg_data(&msg), zmq_msg_size(&msg));
+            decoded = frame != NULL && frame->body_case == NETCHAN__WIRE__FRAME__BODY_DATA &&
+                      nc_data_from_frame(&chan->ep->arena, frame->data, &data);
+        }
+        if (!decoded) {
+            zmq_msg_close(&msg);
             nc_log(NETCHAN_LOG_WARNING,
                    "channel '%s': ignored a malformed frame on the data socket", chan->name);
             continue;
         }
         pthread_mutex_lock(&chan->mu);
-        for (size_t i = 0; i < frame->data->n_values; i++) {
-            const Netchan__Wire__Value *wire = frame->data->values[i];
-            if (wire->payload.len > chan->options.max_value_size) {
+        for (size_t i = 0; i < data.count; i++) {
+            const nc_wire_value_t *wire = &data.values[i];
+            if (wire->size > chan->options.max_value_size) {
                 nc_stat_add(chan, NETCHAN_STAT_REJECTED, 1);
                 continue;
             }
-            nc_value_t *value = nc_value_new(wire->payload.data, wire->payload.len);
+            nc_value_t *value = nc_value_new(wire->payload, wire->size);
             if (value == NULL || nc_ring_push_back(&chan->inbox, value) != 0) {
                 free(value); /* at most once: a value that cannot be held is dropped */
                 continue;
@@ -176,6 +183,7 @@ void nc_unacked_receive(netchan_chan_t *chan, int64_t now)
         }
         nc_chan_broadcast(chan);
         pthread_mutex_unlock(&chan->mu);
+        zmq_msg_close(&msg); /* the values above pointed into it */
         if (chan->end_at > 0) {
             chan->end_at = now + END_QUIET_MS;
         }
@@ -203,29 +211,15 @@ int64_t nc_unacked_pump(netchan_chan_t *chan, int64_t now)
             return -1;
         }
 
-        Netchan__Wire__Value wire[NC_BATCH_VALUES];
-        Netchan__Wire__Value *pointers[NC_BATCH_VALUES];
+        /* Values go out with their first attempt counted; no link or epoch applies. */
         for (size_t i = 0; i < n; i++) {
-            netchan__wire__value__init(&wire[i]);
-            wire[i].seq = batch[i]->seq;
-            wire[i].attempts = 1;
-            wire[i].payload.data = batch[i]->data;
-            wire[i].payload.len = batch[i]->size;
-            pointers[i] = &wire[i];
+            batch[i]->attempts = 1;
         }
-        Netchan__Wire__Data data = NETCHAN__WIRE__DATA__INIT;
-        data.link = 1;
-        data.n_values = n;
-        data.values = pointers;
-        Netchan__Wire__Frame frame = NETCHAN__WIRE__FRAME__INIT;
-        frame.body_case = NETCHAN__WIRE__FRAME__BODY_DATA;
-        frame.data = &data;
-
-        size_t size = netchan__wire__frame__get_packed_size(&frame);
+        size_t size = nc_data_encoded_size(1, 0, batch, n);
         zmq_msg_t msg;
         int rc = zmq_msg_init_size(&msg, size);
         if (rc == 0) {
-            netchan__wire__frame__pack(&frame, zmq_msg_data(&msg));
+            nc_data_encode(zmq_msg_data(&msg), 1, 0, batch, n);
             rc = zmq_msg_send(&msg, chan->data_socket, ZMQ_DONTWAIT) < 0 ? -1 : 0;
             if (rc != 0) {
                 zmq_msg_close(&msg);

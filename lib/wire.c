@@ -291,3 +291,214 @@ bool nc_value_nesting_ok(const ProtobufCMessageDescriptor *type, const uint8_t *
         }
     }
 }
+
+/* ---- Data frames by hand ----
+ *
+ * Data frames carry every value, so the engines encode them directly instead of building
+ * protobuf-c structures, and decode the canonical form they produce without allocating per
+ * value. The bytes are ordinary protobuf: Frame{data = 5} holding Data{link = 1, values = 2,
+ * epoch = 3}, each Value{seq = 1 (fixed64), attempts = 2, payload = 3}, zero fields omitted as
+ * proto3 does. The decoder accepts only that form; anything else (unknown or repeated fields,
+ * other field orders) goes to protobuf-c, so both decoders agree on every input they accept. */
+
+static size_t varint_size(uint64_t value)
+{
+    size_t size = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        size++;
+    }
+    return size;
+}
+
+static uint8_t *put_varint(uint8_t *out, uint64_t value)
+{
+    while (value >= 0x80) {
+        *out++ = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    *out++ = (uint8_t)value;
+    return out;
+}
+
+static size_t value_body_size(const nc_value_t *value)
+{
+    size_t size = 1 + 8; /* seq */
+    if (value->attempts != 0) {
+        size += 1 + varint_size(value->attempts);
+    }
+    if (value->size != 0) {
+        size += 1 + varint_size(value->size) + value->size;
+    }
+    return size;
+}
+
+static size_t data_body_size(uint32_t link, uint32_t epoch, nc_value_t *const *values, size_t n)
+{
+    size_t size = 0;
+    if (link != 0) {
+        size += 1 + varint_size(link);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t body = value_body_size(values[i]);
+        size += 1 + varint_size(body) + body;
+    }
+    if (epoch != 0) {
+        size += 1 + varint_size(epoch);
+    }
+    return size;
+}
+
+size_t nc_data_encoded_size(uint32_t link, uint32_t epoch, nc_value_t *const *values, size_t n)
+{
+    size_t body = data_body_size(link, epoch, values, n);
+    return 1 + varint_size(body) + body;
+}
+
+void nc_data_encode(uint8_t *out, uint32_t link, uint32_t epoch, nc_value_t *const *values,
+                    size_t n)
+{
+    size_t body = data_body_size(link, epoch, values, n);
+    *out++ = (5 << 3) | 2; /* Frame.data */
+    out = put_varint(out, body);
+    if (link != 0) {
+        *out++ = (1 << 3) | 0; /* Data.link */
+        out = put_varint(out, link);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const nc_value_t *value = values[i];
+        *out++ = (2 << 3) | 2; /* Data.values */
+        out = put_varint(out, value_body_size(value));
+        *out++ = (1 << 3) | 1; /* Value.seq, little-endian fixed64 */
+        for (int b = 0; b < 8; b++) {
+            *out++ = (uint8_t)(value->seq >> (8 * b));
+        }
+        if (value->attempts != 0) {
+            *out++ = (2 << 3) | 0; /* Value.attempts */
+            out = put_varint(out, value->attempts);
+        }
+        if (value->size != 0) {
+            *out++ = (3 << 3) | 2; /* Value.payload */
+            out = put_varint(out, value->size);
+            memcpy(out, value->data, value->size);
+            out += value->size;
+        }
+    }
+    if (epoch != 0) {
+        *out++ = (3 << 3) | 0; /* Data.epoch */
+        put_varint(out, epoch);
+    }
+}
+
+/* Parses one canonical Value at data[pos..end); fails on anything else. */
+static bool parse_value(const uint8_t *data, size_t end, nc_wire_value_t *value)
+{
+    size_t pos = 0;
+    uint64_t number = 0;
+    memset(value, 0, sizeof(*value));
+    if (end < 9 || data[0] != ((1 << 3) | 1)) {
+        return false;
+    }
+    for (int b = 0; b < 8; b++) {
+        value->seq |= (uint64_t)data[1 + b] << (8 * b);
+    }
+    pos = 9;
+    if (pos < end && data[pos] == ((2 << 3) | 0)) {
+        pos++;
+        if (!read_varint(data, end, &pos, &number) || number == 0 || number > UINT32_MAX) {
+            return false;
+        }
+        value->attempts = (uint32_t)number;
+    }
+    if (pos < end && data[pos] == ((3 << 3) | 2)) {
+        pos++;
+        if (!read_varint(data, end, &pos, &number) || number == 0 || end - pos != number) {
+            return false;
+        }
+        value->payload = data + pos;
+        value->size = (size_t)number;
+        pos = end;
+    }
+    return pos == end && value->seq != 0;
+}
+
+bool nc_data_parse(nc_arena_t *arena, const uint8_t *data, size_t size, nc_data_t *out)
+{
+    size_t pos = 0;
+    uint64_t number = 0;
+    if (size < 2 || data[0] != ((5 << 3) | 2)) {
+        return false;
+    }
+    nc_arena_reset(arena);
+    pos = 1;
+    if (!read_varint(data, size, &pos, &number) || size - pos != number) {
+        return false;
+    }
+
+    /* First pass: check the form and count the values. */
+    size_t start = pos;
+    size_t count = 0;
+    memset(out, 0, sizeof(*out));
+    if (pos < size && data[pos] == ((1 << 3) | 0)) {
+        pos++;
+        if (!read_varint(data, size, &pos, &number) || number == 0 || number > UINT32_MAX) {
+            return false;
+        }
+        out->link = (uint32_t)number;
+    }
+    size_t values_start = pos;
+    while (pos < size && data[pos] == ((2 << 3) | 2)) {
+        pos++;
+        if (!read_varint(data, size, &pos, &number) || size - pos < number) {
+            return false;
+        }
+        pos += (size_t)number;
+        count++;
+    }
+    size_t values_end = pos;
+    if (pos < size && data[pos] == ((3 << 3) | 0)) {
+        pos++;
+        if (!read_varint(data, size, &pos, &number) || number == 0 || number > UINT32_MAX) {
+            return false;
+        }
+        out->epoch = (uint32_t)number;
+    }
+    if (pos != size || out->link == 0 || start == size) {
+        return false;
+    }
+
+    /* Second pass: the values, pointing into data. */
+    out->values = count > 0 ? arena_alloc(arena, count * sizeof(*out->values)) : NULL;
+    if (count > 0 && out->values == NULL) {
+        return false;
+    }
+    pos = values_start;
+    for (size_t i = 0; i < count; i++) {
+        pos++;
+        (void)read_varint(data, values_end, &pos, &number);
+        if (!parse_value(data + pos, (size_t)number, &out->values[i])) {
+            return false;
+        }
+        pos += (size_t)number;
+    }
+    out->count = count;
+    return true;
+}
+
+bool nc_data_from_frame(nc_arena_t *arena, const Netchan__Wire__Data *data, nc_data_t *out)
+{
+    out->link = data->link;
+    out->epoch = data->epoch;
+    out->count = data->n_values;
+    out->values =
+        data->n_values > 0 ? arena_alloc(arena, data->n_values * sizeof(*out->values)) : NULL;
+    if (data->n_values > 0 && out->values == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < data->n_values; i++) {
+        const Netchan__Wire__Value *value = data->values[i];
+        out->values[i] =
+            (nc_wire_value_t){value->seq, value->attempts, value->payload.data, value->payload.len};
+    }
+    return true;
+}

@@ -1,7 +1,9 @@
-/* libFuzzer target for the frame decoder: every byte an exporter or importer receives on its
- * session socket goes through nc_frame_decode_in() (the engine's arena) first, and tests and
- * tools use nc_frame_decode(). A frame that decodes must also be safe to walk as the engine
- * does: every repeated field within its count, every string terminated. */
+/* libFuzzer target for the frame decoders: every byte an exporter or importer receives on its
+ * session socket goes through nc_data_parse() (the fast path for Data frames) or
+ * nc_frame_decode_in() (protobuf-c in the engine's arena), and tests and tools use
+ * nc_frame_decode(). A frame that decodes must be safe to walk as the engine does, and any input
+ * the fast path accepts must decode to the same Data frame through protobuf-c. */
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -54,9 +56,37 @@ static size_t walk(const Netchan__Wire__Frame *frame)
 }
 
 static nc_arena_t arena;
+static nc_arena_t fast_arena;
+
+/* Aborts, which libFuzzer reports as a crash, when the fast Data decoder and protobuf-c disagree
+ * about an input the fast decoder accepted. */
+static void check_fast_path(const uint8_t *data, size_t size)
+{
+    nc_data_t fast;
+    if (!nc_data_parse(&fast_arena, data, size, &fast)) {
+        return;
+    }
+    Netchan__Wire__Frame *frame = nc_frame_decode(data, size);
+    if (frame == NULL || frame->body_case != NETCHAN__WIRE__FRAME__BODY_DATA ||
+        frame->data->link != fast.link || frame->data->epoch != fast.epoch ||
+        frame->data->n_values != fast.count) {
+        abort();
+    }
+    for (size_t i = 0; i < fast.count; i++) {
+        const Netchan__Wire__Value *slow = frame->data->values[i];
+        const nc_wire_value_t *quick = &fast.values[i];
+        if (slow->seq != quick->seq || slow->attempts != quick->attempts ||
+            slow->payload.len != quick->size ||
+            (quick->size > 0 && memcmp(slow->payload.data, quick->payload, quick->size) != 0)) {
+            abort();
+        }
+    }
+    nc_frame_free(frame);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_fast_path(data, size);
     Netchan__Wire__Frame *frame = nc_frame_decode(data, size);
     if (frame != NULL) {
         (void)walk(frame);
