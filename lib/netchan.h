@@ -96,7 +96,10 @@ void netchan_options_destroy(netchan_options_t **options_p);
 /* Sets the capacity: the maximum number of values the channel holds on this side. On a sending
  * side it bounds values accepted but not yet acknowledged, so a full channel makes send block;
  * on a receiving side it bounds values received but not yet taken (or, with explicit
- * acknowledgement, not yet acknowledged). Returns NETCHAN_EINVAL for 0 or more than 1048576. */
+ * acknowledgement, not yet acknowledged). An exported receiving channel that several importers
+ * send into may hold one more value per importer, because each importer always has credit for
+ * at least one value so that none waits forever behind an idle one. Returns NETCHAN_EINVAL for
+ * 0 or more than 1048576. */
 netchan_err netchan_options_set_capacity(netchan_options_t *options, uint32_t capacity);
 
 /* Chooses explicit acknowledgement for a receiving channel: a value received with
