@@ -168,7 +168,7 @@ const char *netchan_log_level_name(netchan_log_level level);
  * Each exporter and importer keeps a queue of connection events for the application: a peer
  * session connects, resumes after a reconnect, is lost (and why, and how many values were taken
  * back from it for redelivery) or ends. The queue holds at most 1024 events; when it is full the
- * oldest is dropped and a NETCHAN_EVENT_OVERFLOW event says how many were. Read it with
+ * oldest is dropped and a NETCHAN_EVENT_OVERFLOW event counts how many were. Read it with
  * netchan_*_next_event(), or wait for its file descriptor to become readable in poll(), epoll,
  * asyncio or libuv.
  */
@@ -180,7 +180,7 @@ typedef enum netchan_event_type {
     NETCHAN_EVENT_LOST = 3,        /* the peer was lost; see the reason and the count */
     NETCHAN_EVENT_ENDED = 4,       /* the peer ended its session gracefully */
     NETCHAN_EVENT_DEAD_LETTER = 5, /* a value passed its channel's maximum attempts */
-    NETCHAN_EVENT_OVERFLOW = 6,    /* the count tells how many older events were dropped */
+    NETCHAN_EVENT_OVERFLOW = 6,    /* the count is the number of older events dropped */
     NETCHAN_EVENT_REFUSED = 7,     /* a connection failed its handshake or authentication; the
                                     * reason is NETCHAN_REASON_AUTH or NETCHAN_REASON_PROTOCOL */
 } netchan_event_type;
@@ -256,7 +256,7 @@ netchan_err netchan_exporter_set_heartbeat(netchan_exporter_t *exporter, uint32_
 netchan_err netchan_exporter_bind(netchan_exporter_t *exporter, const char *endpoint);
 
 /* Connects the exporter out to an importer that has bound endpoint, for an exporter behind a
- * firewall. Never fails because nobody listens yet; libzmq keeps trying. */
+ * firewall. Succeeds even when no peer listens yet, because libzmq keeps retrying. */
 netchan_err netchan_exporter_connect(netchan_exporter_t *exporter, const char *endpoint);
 
 /* Copies the endpoint that the last netchan_exporter_bind() resolved (with the port the system
@@ -355,7 +355,7 @@ netchan_err netchan_importer_new(netchan_importer_t **importer_p);
 
 /* Ends the session gracefully and frees the importer and its channels: acknowledgements are
  * flushed, received values the application has not taken are handed back to the exporter for
- * redelivery, and the exporter is told that the session ends. Waits up to one second for the
+ * redelivery, and the exporter is notified that the session ends. Waits up to one second for the
  * exporter to confirm. Values still pending on send channels are discarded; call netchan_drain()
  * first. No other thread may use the importer or its channels during or after this call. */
 void netchan_importer_destroy(netchan_importer_t **importer_p);
@@ -366,8 +366,8 @@ void netchan_importer_destroy(netchan_importer_t **importer_p);
 netchan_err netchan_importer_set_heartbeat(netchan_importer_t *importer, uint32_t interval_ms,
                                            uint32_t timeout_ms);
 
-/* Connects to the exporter at endpoint. Never fails because nobody listens yet: libzmq keeps
- * trying, and netchan_import() times out until an exporter answers. An importer talks to one
+/* Connects to the exporter at endpoint. Succeeds even when no exporter listens yet, because libzmq keeps
+ * retrying; netchan_import() times out until an exporter replies. An importer talks to one
  * exporter; a second connect or bind returns NETCHAN_ESTATE. */
 netchan_err netchan_importer_connect(netchan_importer_t *importer, const char *endpoint);
 
@@ -384,7 +384,7 @@ const char *netchan_importer_error(netchan_importer_t *importer);
  * to receive from an exported send channel. Waits up to timeout_ms for the exporter to accept
  * the bind. On success *chan_p receives a handle owned by the importer. Returns
  * NETCHAN_ENOTFOUND, NETCHAN_ETYPE or NETCHAN_EDIRECTION as the exporter reports them, with a
- * message naming the channel and both types; NETCHAN_ETIMEDOUT when no exporter answered in
+ * message naming the channel and both types; NETCHAN_ETIMEDOUT when no exporter replied in
  * time (nothing is bound then, and the call may be repeated). */
 netchan_err netchan_import(netchan_importer_t *importer, const char *name, netchan_dir direction,
                            const ProtobufCMessageDescriptor *type, const netchan_options_t *options,
