@@ -34,6 +34,8 @@ typedef struct importer_state {
     int64_t next_hello;
     uint32_t next_link_id;
     uint32_t connection; /* counts handshakes; 0 until the first connection is up */
+    bool refused;        /* the last handshake failed; cleared by one that succeeds */
+    char refusal[NC_ERRMSG_SIZE];
     bool has_endpoint;
     bool ever_welcomed;
     int64_t bye_deadline;
@@ -488,8 +490,11 @@ static void on_handshake_failed(nc_endpoint_t *ep, uint16_t event, uint32_t valu
                           : "the security handshake failed; check that both sides use CURVE and "
                             "that the importer has the exporter's public key";
     uint64_t refused = atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1) + 1;
-    nc_endpoint_error(ep, NETCHAN_EAUTH, "connection to %s refused: %s",
-                      ep->last_endpoint_connected, why);
+    importer_state_t *state = state_of(ep);
+    state->refused = true;
+    nc_format(state->refusal, sizeof(state->refusal), "connection to %s refused: %s",
+              ep->last_endpoint_connected, why);
+    nc_endpoint_error(ep, NETCHAN_EAUTH, "%s", state->refusal);
     push_event(ep, NETCHAN_EVENT_REFUSED,
                event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? NETCHAN_REASON_AUTH
                                                         : NETCHAN_REASON_PROTOCOL,
@@ -526,6 +531,7 @@ static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
         return;
     }
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        state->refused = false;
         if (state->phase == PHASE_READY) {
             lose_exporter(ep, NETCHAN_REASON_CLOSED); /* a reconnect without a disconnect event */
         }
@@ -814,6 +820,14 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
         }
         if (state->phase == PHASE_READY) {
             send_bind(ep, link, false);
+        } else if (state->refused) {
+            /* The last handshake was refused: say so now rather than let the import time out.
+             * libzmq keeps retrying, so a later import can succeed once the keys are right. */
+            pthread_mutex_lock(&chan->mu);
+            chan->bind_done = true;
+            chan->bind_result = NETCHAN_EAUTH;
+            nc_chan_set_error(chan, "cannot bind channel '%s': %s", chan->name, state->refusal);
+            pthread_mutex_unlock(&chan->mu);
         }
         return NETCHAN_OK;
     }

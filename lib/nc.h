@@ -552,7 +552,6 @@ void nc_frame_free(Netchan__Wire__Frame *frame);
 
 Netchan__Wire__Frame *nc_frame_decode_in(nc_arena_t *arena, const void *data, size_t size);
 
-
 size_t nc_data_encoded_size(uint32_t link, uint32_t epoch, nc_value_t *const *values, size_t n);
 void nc_data_encode(uint8_t *out, uint32_t link, uint32_t epoch, nc_value_t *const *values,
                     size_t n);

@@ -366,8 +366,8 @@ void netchan_importer_destroy(netchan_importer_t **importer_p);
 netchan_err netchan_importer_set_heartbeat(netchan_importer_t *importer, uint32_t interval_ms,
                                            uint32_t timeout_ms);
 
-/* Connects to the exporter at endpoint. Succeeds even when no exporter listens yet, because libzmq keeps
- * retrying; netchan_import() times out until an exporter replies. An importer talks to one
+/* Connects to the exporter at endpoint. Succeeds even when no exporter listens yet, because libzmq
+ * keeps retrying; netchan_import() times out until an exporter replies. An importer talks to one
  * exporter; a second connect or bind returns NETCHAN_ESTATE. */
 netchan_err netchan_importer_connect(netchan_importer_t *importer, const char *endpoint);
 
@@ -445,7 +445,8 @@ netchan_err netchan_msg_unpack(const netchan_msg_t *msg, ProtobufCMessage **out_
 netchan_err netchan_msg_ack(netchan_msg_t *msg);
 
 /* Releases msg. On an explicit-acknowledgement channel an unacknowledged value stays pending at
- * its sender and is redelivered when this importer ends or is lost. Accepts NULL. */
+ * its sender and is redelivered when this importer ends or is lost. Accepts NULL. Every message
+ * must be destroyed before the exporter or importer it came from. */
 void netchan_msg_destroy(netchan_msg_t **msg_p);
 
 /* On a sending channel: accepts no further values and delivers end of stream after the last
