@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh --tests
 
+# The bindings suite runs the Python binding under pytest in a virtual environment, and the Go
+# binding under go test (installing Debian's golang-go when no go is on PATH).
+bash bindings/python/setup-venv.sh .venv
+export NETCHAN_PYTHON="$PWD/.venv/bin/python"
+bash bindings/go/setup.sh
+
 if [ ! -d build ]; then
   meson setup build -Dwerror=true
 fi
