@@ -22,6 +22,8 @@ nc_value_t *nc_value_new(const void *data, size_t size)
     value->seq = 0;
     value->link_key = 0;
     value->attempts = 0;
+    value->sent = false;
+    value->redelivered = false;
     value->size = (uint32_t)size;
     if (size > 0) {
         memcpy(value->data, data, size);
@@ -356,7 +358,6 @@ static netchan_err take_value(netchan_chan_t *chan, int timeout_ms, nc_value_t *
                 chan->options.unacknowledged && chan->inbox.count >= chan->options.capacity;
             *value_p = nc_ring_pop_front(&chan->inbox);
             sync_ready_locked(chan);
-            nc_stat_add(chan, NETCHAN_STAT_TAKEN, 1);
             break;
         }
         if (chan->eof) {
@@ -410,6 +411,7 @@ netchan_err netchan_recv_msg(netchan_chan_t *chan, int timeout_ms, netchan_msg_t
         free(msg);
         return err;
     }
+    nc_stat_add(chan, NETCHAN_STAT_TAKEN, 1);
     if (chan->options.explicit_ack && !chan->options.unacknowledged) {
         nc_held_t *held = calloc(1, sizeof(*held));
         if (held == NULL) {
@@ -471,6 +473,7 @@ netchan_err netchan_recv(netchan_chan_t *chan, int timeout_ms, ProtobufCMessage 
                 ? protobuf_c_message_unpack(chan->type, NULL, value->size, value->data)
                 : NULL;
         if (unpacked != NULL) {
+            nc_stat_add(chan, NETCHAN_STAT_TAKEN, 1); /* undecodable values are never taken */
             settle(chan, value, NC_VERDICT_ACK);
             free(value);
             *msg_p = unpacked;
@@ -498,6 +501,11 @@ const uint8_t *netchan_msg_data(const netchan_msg_t *msg)
 size_t netchan_msg_size(const netchan_msg_t *msg)
 {
     return msg != NULL ? msg->value->size : 0;
+}
+
+bool netchan_msg_redelivered(const netchan_msg_t *msg)
+{
+    return msg != NULL && (msg->value->redelivered || msg->value->attempts > 1);
 }
 
 uint32_t netchan_msg_attempts(const netchan_msg_t *msg)

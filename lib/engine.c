@@ -5,8 +5,11 @@
  * (exporter.c or importer.c). */
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,9 +52,64 @@ netchan_err nc_endpoint_init(nc_endpoint_t *ep, nc_role_t role)
     return NETCHAN_OK;
 }
 
+/* Returns true while something still accepts TCP connections at the endpoint's address. */
+static bool tcp_listening(const char *endpoint)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0) {
+        return false;
+    }
+    const char *host = endpoint + 6;
+    const char *colon = strrchr(host, ':');
+    if (colon == NULL) {
+        return false;
+    }
+    char address[128];
+    nc_format(address, sizeof(address), "%.*s", (int)(colon - host), host);
+    int port = atoi(colon + 1);
+
+    struct sockaddr_storage storage;
+    memset(&storage, 0, sizeof(storage));
+    socklen_t length = 0;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+    if (address[0] == '[') {
+        /* "[::]" listens on every IPv6 address; probe the loopback one. */
+        char inner[128];
+        nc_format(inner, sizeof(inner), "%.*s", (int)strlen(address) - 2, address + 1);
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        if (strcmp(inner, "::") == 0 || inet_pton(AF_INET6, inner, &v6->sin6_addr) != 1) {
+            v6->sin6_addr = in6addr_loopback;
+        }
+        length = sizeof(*v6);
+    } else {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        if (strcmp(address, "0.0.0.0") == 0 || inet_pton(AF_INET, address, &v4->sin_addr) != 1) {
+            v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        }
+        length = sizeof(*v4);
+    }
+    int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    bool listening = connect(fd, (struct sockaddr *)&storage, length) == 0;
+    close(fd);
+    return listening;
+}
+
 void nc_endpoint_fini(nc_endpoint_t *ep)
 {
     zactor_destroy(&ep->actor);
+
+    /* libzmq closes a TCP listener in its own thread after the socket is closed, so a new
+     * exporter could find the port still taken. Waiting here, for at most a second, lets an
+     * application bind the same port again as soon as destroy returns. */
+    for (int waited = 0; waited < 1000 && tcp_listening(ep->last_endpoint); waited++) {
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     nc_security_release(ep);
     for (size_t i = 0; i < ep->chan_count; i++) {
         nc_chan_destroy(ep->chans[i]);
@@ -202,6 +260,23 @@ void nc_endpoint_remove_channel(nc_endpoint_t *ep, netchan_chan_t *chan)
         }
     }
     pthread_mutex_unlock(&ep->chans_mu);
+}
+
+void nc_endpoint_set_socket_timeouts(nc_endpoint_t *ep)
+{
+    /* libzmq drops a connection whose ZMTP heartbeats stop after twice the session timeout, so
+     * that netchan's own heartbeat notices a silent peer first and reports it as a timeout. A
+     * connection stuck in its handshake, or a TCP connect that gets no answer, is given up after
+     * the session timeout, so that a reconnect after a partition does not wait out libzmq's
+     * default of 30 s. */
+    int interval = (int)ep->heartbeat_ms;
+    int drop_after = 2 * (int)ep->timeout_ms;
+    int timeout = (int)ep->timeout_ms;
+    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_IVL, &interval, sizeof(interval));
+    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TIMEOUT, &drop_after, sizeof(drop_after));
+    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TTL, &drop_after, sizeof(drop_after));
+    zmq_setsockopt(ep->socket, ZMQ_HANDSHAKE_IVL, &timeout, sizeof(timeout));
+    zmq_setsockopt(ep->socket, ZMQ_CONNECT_TIMEOUT, &timeout, sizeof(timeout));
 }
 
 /* ---- link table ---- */

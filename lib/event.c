@@ -78,21 +78,15 @@ void nc_events_push(nc_events_t *events, netchan_event_type type, netchan_event_
     nc_format(event->channel, sizeof(event->channel), "%s", channel != NULL ? channel : "");
 
     pthread_mutex_lock(&events->mu);
+    /* Once events were dropped, one place stays free for the OVERFLOW event that the next read
+     * returns first, so a reader never finds more than MAX_EVENTS events in all. */
     if (events->queue.count >= MAX_EVENTS) {
         free(nc_ring_pop_front(&events->queue));
         events->dropped++;
     }
-    if (events->dropped > 0 && events->queue.count < MAX_EVENTS - 1) {
-        netchan_event_t *overflow = calloc(1, sizeof(*overflow));
-        if (overflow != NULL) {
-            overflow->type = NETCHAN_EVENT_OVERFLOW;
-            overflow->count = events->dropped;
-            if (nc_ring_push_back(&events->queue, overflow) == 0) {
-                events->dropped = 0;
-            } else {
-                free(overflow);
-            }
-        }
+    if (events->dropped > 0 && events->queue.count >= MAX_EVENTS - 1) {
+        free(nc_ring_pop_front(&events->queue));
+        events->dropped++;
     }
     if (nc_ring_push_back(&events->queue, event) != 0) {
         free(event);
@@ -120,6 +114,18 @@ netchan_err nc_events_next(nc_events_t *events, int timeout_ms, netchan_event_t 
         }
         struct timespec until = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L};
         pthread_cond_timedwait(&events->cond, &events->mu, &until);
+    }
+    if (err == NETCHAN_OK && events->dropped > 0) {
+        /* Events were dropped since the last read: say how many before the oldest kept one. */
+        netchan_event_t *overflow = calloc(1, sizeof(*overflow));
+        if (overflow != NULL) {
+            overflow->type = NETCHAN_EVENT_OVERFLOW;
+            overflow->count = events->dropped;
+            events->dropped = 0;
+            *event_p = overflow;
+            pthread_mutex_unlock(&events->mu);
+            return NETCHAN_OK;
+        }
     }
     if (err == NETCHAN_OK) {
         *event_p = nc_ring_pop_front(&events->queue);

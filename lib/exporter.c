@@ -43,6 +43,7 @@ typedef struct exporter_state {
     size_t detached_count;
     int64_t probe_until; /* after a disconnect event, probe sessions until then */
     int64_t next_probe;
+    int64_t probe_interval; /* doubles from 5 ms up to 80 ms */
     int64_t next_check;
     uint64_t protocol_errors;
 } exporter_state_t;
@@ -175,10 +176,17 @@ static void session_lose(nc_endpoint_t *ep, nc_session_t *session, netchan_event
     session->detached_at = nc_now_ms();
     state->detached_count++;
     uint64_t taken_back = 0;
+    char channels[256] = "";
+    size_t used = 0;
     for (size_t i = 0; i < session->link_count; i++) {
         nc_link_t *link = session->links[i];
         if (link->sending) {
             taken_back += link->inflight.count;
+            if (link->inflight.count > 0 && used < sizeof(channels)) {
+                int n = snprintf(channels + used, sizeof(channels) - used, "%s'%s' %zu",
+                                 used > 0 ? ", " : "", link->chan->name, link->inflight.count);
+                used += n > 0 ? (size_t)n : 0;
+            }
             nc_link_take_back(link, true);
             link->end_sent = false;
         } else {
@@ -196,9 +204,10 @@ static void session_lose(nc_endpoint_t *ep, nc_session_t *session, netchan_event
                    taken_back);
     nc_log(NETCHAN_LOG_WARNING,
            "exporter: importer session %s (%s) lost: %s; %llu value(s) taken back for "
-           "redelivery",
+           "redelivery%s%s",
            session->key, session->address[0] ? session->address : "address unknown",
-           netchan_event_reason_name(reason), (unsigned long long)taken_back);
+           netchan_event_reason_name(reason), (unsigned long long)taken_back,
+           used > 0 ? " from channels " : "", channels);
 }
 
 static nc_session_t *session_create(nc_endpoint_t *ep, const uint8_t *id)
@@ -274,6 +283,20 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
     char key[2 * NC_SESSION_ID_SIZE + 1];
     hex_key(key, hello->session.data, NC_SESSION_ID_SIZE);
     nc_session_t *session = zhashx_lookup(state->by_session, key);
+    if (session != NULL && strcmp(session->user_id, user_id) != 0) {
+        /* A session belongs to the key that started it; another key presenting its id would
+         * take over its links, including those of channels that key may not bind. */
+        atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1);
+        nc_events_push(&ep->events, NETCHAN_EVENT_REFUSED, NETCHAN_REASON_AUTH, key, address, "",
+                       0);
+        nc_log(NETCHAN_LOG_WARNING,
+               "exporter: refused a Hello from %s presenting session %s, which belongs to "
+               "another key",
+               address[0] ? address : "an unknown address", key);
+        send_error_to(ep, routing_id, routing_size, NETCHAN__WIRE__ERROR_CODE__ERROR_AUTH, 0,
+                      "this session id belongs to another key");
+        return;
+    }
     bool resumed = session != NULL;
     bool expired = false;
     bool was_attached_before = false;
@@ -435,6 +458,14 @@ static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const nc_sessio
 static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wire__Bind *bind)
 {
     nc_link_t *link = session_find_link(session, bind->link);
+    if (link != NULL && !key_allowed(link->chan, session->user_id)) {
+        char message[NC_ERRMSG_SIZE];
+        nc_format(message, sizeof(message), "importer key %s is not allowed to bind channel '%s'",
+                  session->user_id[0] ? session->user_id : "(none)", link->chan->name);
+        send_bound(ep, session, bind->link, bind->epoch, NETCHAN__WIRE__ERROR_CODE__ERROR_AUTH,
+                   message, NULL);
+        return;
+    }
     if (link != NULL) {
         if (strcmp(link->chan->name, bind->channel) != 0) {
             send_bound(ep, session, bind->link, bind->epoch,
@@ -706,10 +737,12 @@ static void exporter_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
     if (event == ZMQ_EVENT_DISCONNECTED) {
         /* A ROUTER does not say which peer left. Probing every session with a mandatory send
          * finds it: libzmq answers EHOSTUNREACH for a routing id whose connection is gone. The
-         * pipe may be torn down a moment after the event, so the probe repeats briefly. */
+         * pipe may be torn down a while after the event on a busy machine, so the probe
+         * repeats at growing intervals for up to the session timeout. */
         exporter_state_t *state = state_of(ep);
         int64_t now = nc_now_ms();
-        state->probe_until = now + 250;
+        state->probe_until = now + ep->timeout_ms;
+        state->probe_interval = 5;
         state->next_probe = now;
     }
 }
@@ -880,7 +913,8 @@ static int64_t exporter_tick(nc_endpoint_t *ep, int64_t now)
     exporter_state_t *state = state_of(ep);
     if (state->probe_until > now && state->next_probe <= now) {
         probe_sessions(ep);
-        state->next_probe = now + 10;
+        state->next_probe = now + state->probe_interval;
+        state->probe_interval = state->probe_interval < 80 ? state->probe_interval * 2 : 80;
     }
     if (now >= state->next_check) {
         check_sessions(ep, now);
@@ -992,6 +1026,8 @@ static int exporter_start(nc_endpoint_t *ep)
 
 static void exporter_stop(nc_endpoint_t *ep)
 {
+    nc_log(NETCHAN_LOG_INFO, "exporter: stopping%s%s", ep->last_endpoint[0] ? " on " : "",
+           ep->last_endpoint);
     exporter_state_t *state = state_of(ep);
     if (state != NULL) {
         zlistx_t *keys = zhashx_keys(state->by_session);
@@ -1019,22 +1055,17 @@ static void exporter_stop(nc_endpoint_t *ep)
     }
 }
 
-/* Applies ZMTP heartbeats, so that libzmq itself drops connections that go silent. */
-static void set_zmtp_heartbeat(nc_endpoint_t *ep)
-{
-    int interval = (int)ep->heartbeat_ms;
-    int timeout = (int)ep->timeout_ms;
-    int ttl = (int)ep->timeout_ms;
-    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_IVL, &interval, sizeof(interval));
-    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
-    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl));
-}
-
 static int exporter_on_command(nc_endpoint_t *ep, const char *command, const char *text,
                                void *pointer)
 {
     if (strcmp(command, "BIND") == 0 || strcmp(command, "CONNECT") == 0) {
-        set_zmtp_heartbeat(ep);
+        if (ep->security.curve && strncmp(text, "inproc://", 9) == 0) {
+            return nc_endpoint_error(ep, NETCHAN_EENDPOINT,
+                                     "cannot use '%s' on a CURVE exporter: libzmq does not "
+                                     "encrypt or authenticate inproc connections",
+                                     text);
+        }
+        nc_endpoint_set_socket_timeouts(ep);
         nc_security_apply(ep, ep->socket, true);
         bool bind = command[0] == 'B';
         int rc = bind ? zmq_bind(ep->socket, text) : zmq_connect(ep->socket, text);

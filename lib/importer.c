@@ -36,6 +36,10 @@ typedef struct importer_state {
     uint32_t connection; /* counts handshakes; 0 until the first connection is up */
     bool refused;        /* the last handshake failed; cleared by one that succeeds */
     char refusal[NC_ERRMSG_SIZE];
+    uint32_t failed_handshakes; /* in a row, closed before completing */
+    int64_t reconnect_at;       /* after a refusal, when to connect again; 0 for never */
+    int64_t refusal_backoff_ms;
+    bool connected_out; /* the importer connected (rather than bound) its endpoint */
     bool has_endpoint;
     bool ever_welcomed;
     int64_t bye_deadline;
@@ -361,6 +365,21 @@ static void on_error(nc_endpoint_t *ep, const Netchan__Wire__Error *error)
         nc_endpoint_error(ep, nc_err_from_wire(error->code), "exporter reported: %s",
                           error->message);
     }
+    if (link == NULL && nc_err_from_wire(error->code) == NETCHAN_EAUTH) {
+        /* The exporter refused this importer's Hello: imports waiting for a bind fail now. */
+        for (size_t i = 0; i < ep->chan_count; i++) {
+            netchan_chan_t *chan = ep->chans[i];
+            pthread_mutex_lock(&chan->mu);
+            if (!chan->bind_done) {
+                chan->bind_done = true;
+                chan->bind_result = NETCHAN_EAUTH;
+                nc_chan_set_error(chan, "cannot bind channel '%s': the exporter at %s refused: %s",
+                                  chan->name, ep->last_endpoint_connected, error->message);
+                nc_chan_broadcast(chan);
+            }
+            pthread_mutex_unlock(&chan->mu);
+        }
+    }
     nc_log(NETCHAN_LOG_ERROR, "importer: the exporter at %s reported an error%s%s: %s",
            ep->last_endpoint_connected, link != NULL ? " on channel " : "",
            link != NULL ? link->chan->name : "", error->message);
@@ -492,6 +511,15 @@ static void on_handshake_failed(nc_endpoint_t *ep, uint16_t event, uint32_t valu
     uint64_t refused = atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1) + 1;
     importer_state_t *state = state_of(ep);
     state->refused = true;
+    /* libzmq does not retry a connection whose handshake the exporter refused, so the importer
+     * connects again itself, at growing intervals, in case its key is admitted later. */
+    if (state->connected_out) {
+        state->refusal_backoff_ms =
+            state->refusal_backoff_ms == 0
+                ? 1000
+                : (state->refusal_backoff_ms * 2 > 30000 ? 30000 : state->refusal_backoff_ms * 2);
+        state->reconnect_at = nc_now_ms() + state->refusal_backoff_ms;
+    }
     nc_format(state->refusal, sizeof(state->refusal), "connection to %s refused: %s",
               ep->last_endpoint_connected, why);
     nc_endpoint_error(ep, NETCHAN_EAUTH, "%s", state->refusal);
@@ -525,13 +553,26 @@ static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
     if (state->phase == PHASE_CLOSING) {
         return;
     }
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-        event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
         on_handshake_failed(ep, event, value);
+        return;
+    }
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        /* The connection closed or timed out during the handshake: a network fault for a plain
+         * importer, which libzmq retries. For a CURVE importer it is also how a wrong server key
+         * shows (the exporter cannot decrypt the Hello and closes), so three in a row with no
+         * success between count as a refusal. */
+        state->failed_handshakes++;
+        if (ep->security.curve && state->failed_handshakes >= 3) {
+            on_handshake_failed(ep, event, value);
+        }
         return;
     }
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         state->refused = false;
+        state->failed_handshakes = 0;
+        state->refusal_backoff_ms = 0;
+        state->reconnect_at = 0;
         if (state->phase == PHASE_READY) {
             lose_exporter(ep, NETCHAN_REASON_CLOSED); /* a reconnect without a disconnect event */
         }
@@ -634,6 +675,14 @@ static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
         }
         return 10;
     }
+    if (state->reconnect_at != 0 && now >= state->reconnect_at) {
+        state->reconnect_at = 0;
+        zmq_disconnect(ep->socket, ep->last_endpoint_connected);
+        if (zmq_connect(ep->socket, ep->last_endpoint_connected) != 0) {
+            nc_log(NETCHAN_LOG_ERROR, "importer: cannot connect to %s again: %s",
+                   ep->last_endpoint_connected, zmq_strerror(errno));
+        }
+    }
     if (state->has_endpoint) {
         if (state->phase == PHASE_CONNECTING && state->connection > 0 && now >= state->next_hello) {
             send_hello(ep, now);
@@ -648,9 +697,9 @@ static int64_t importer_tick(nc_endpoint_t *ep, int64_t now)
                 state->last_ping = now;
             }
             if (now - state->last_heard > (int64_t)ep->timeout_ms) {
-                state->phase = PHASE_CONNECTING;
                 nc_endpoint_error(ep, NETCHAN_ETIMEDOUT, "exporter silent for %u ms; reconnecting",
                                   ep->timeout_ms);
+                lose_exporter(ep, NETCHAN_REASON_TIMEOUT);
             }
         }
     }
@@ -682,13 +731,11 @@ static int importer_start(nc_endpoint_t *ep)
     if (ep->socket == NULL) {
         return -1;
     }
-    int one = 1;
     int zero = 0;
     int hwm = 100000;
     int reconnect_max = 1000;
     int64_t max_size = NC_MAX_MESSAGE_SIZE;
     zmq_setsockopt(ep->socket, ZMQ_ROUTING_ID, state->session_id, NC_SESSION_ID_SIZE);
-    zmq_setsockopt(ep->socket, ZMQ_IMMEDIATE, &one, sizeof(one));
     zmq_setsockopt(ep->socket, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(ep->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(ep->socket, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -712,6 +759,9 @@ static int importer_start(nc_endpoint_t *ep)
 
 static void importer_stop(nc_endpoint_t *ep)
 {
+    nc_log(NETCHAN_LOG_INFO, "importer: stopping%s%s",
+           ep->last_endpoint_connected[0] ? "; it was connected to " : "",
+           ep->last_endpoint_connected);
     free(ep->role_state);
     ep->role_state = NULL;
     if (ep->monitor != NULL) {
@@ -723,16 +773,6 @@ static void importer_stop(nc_endpoint_t *ep)
         zmq_close(ep->socket);
         ep->socket = NULL;
     }
-}
-
-static void set_zmtp_heartbeat(nc_endpoint_t *ep)
-{
-    int interval = (int)ep->heartbeat_ms;
-    int timeout = (int)ep->timeout_ms;
-    int ttl = (int)ep->timeout_ms;
-    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_IVL, &interval, sizeof(interval));
-    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
-    zmq_setsockopt(ep->socket, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl));
 }
 
 /* Starts the graceful end: values not taken go back, verdicts are flushed, Bye is sent. The
@@ -778,7 +818,13 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
             return nc_endpoint_error(ep, NETCHAN_ESTATE,
                                      "importer already has an endpoint; it talks to one exporter");
         }
-        set_zmtp_heartbeat(ep);
+        if (ep->security.curve && strncmp(text, "inproc://", 9) == 0) {
+            return nc_endpoint_error(ep, NETCHAN_EENDPOINT,
+                                     "cannot use '%s' on a CURVE importer: libzmq does not "
+                                     "encrypt or authenticate inproc connections",
+                                     text);
+        }
+        nc_endpoint_set_socket_timeouts(ep);
         nc_security_apply(ep, ep->socket, false);
         int rc = bind ? zmq_bind(ep->socket, text) : zmq_connect(ep->socket, text);
         if (rc != 0) {
@@ -794,6 +840,7 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
         nc_log(NETCHAN_LOG_INFO, "importer: %s %s", bind ? "listening on" : "connecting to",
                ep->last_endpoint_connected);
         state->has_endpoint = true;
+        state->connected_out = !bind;
         state->phase = PHASE_CONNECTING;
         if (ep->monitor == NULL || strncmp(text, "inproc://", 9) == 0) {
             /* No handshake events (inproc has no handshake): Hello is retried until answered. */
@@ -822,7 +869,8 @@ static int importer_on_command(nc_endpoint_t *ep, const char *command, const cha
             send_bind(ep, link, false);
         } else if (state->refused) {
             /* The last handshake was refused: say so now rather than let the import time out.
-             * libzmq keeps retrying, so a later import can succeed once the keys are right. */
+             * The importer connects again at growing intervals, so a later import can succeed
+             * once the keys are right. */
             pthread_mutex_lock(&chan->mu);
             chan->bind_done = true;
             chan->bind_result = NETCHAN_EAUTH;

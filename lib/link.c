@@ -406,6 +406,9 @@ int nc_link_pump(const nc_transport_t *tx, nc_link_t *link, int64_t now)
                 break;
             }
         }
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->sent = true; /* from now on it goes out marked as redelivered */
+        }
         link->resend_index = link->inflight.count;
         link->sent += n;
         sent += (int)n;
@@ -586,6 +589,7 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const nc_data_t 
         if (value != NULL) {
             value->seq = wire->seq;
             value->attempts = wire->attempts;
+            value->redelivered = wire->redelivered;
             value->link_key = link->key;
         }
         if (value == NULL || inbox_insert(chan, value) != 0) {
@@ -828,8 +832,13 @@ static void record_and_send(nc_endpoint_t *ep, link_verdicts_t *lv,
     nc_link_t *link = lv->link;
     uint64_t ack_no = ++link->next_ack_no;
     nc_ack_record_t *record = calloc(1, sizeof(*record));
-    uint64_t count =
-        nc_seqset_size(&lv->acked) + nc_seqset_size(&lv->rejected) + nc_seqset_size(&lv->returned);
+    uint64_t n_acked = nc_seqset_size(&lv->acked);
+    uint64_t n_rejected = nc_seqset_size(&lv->rejected);
+    uint64_t n_back = nc_seqset_size(&lv->returned) + nc_seqset_size(&lv->released);
+    uint64_t count = n_acked + n_rejected + n_back;
+    nc_stat_add(link->chan, NETCHAN_STAT_ACKNOWLEDGED, n_acked);
+    nc_stat_add(link->chan, NETCHAN_STAT_REJECTED, n_rejected);
+    nc_stat_add(link->chan, NETCHAN_STAT_RETURNED, n_back);
 
     if (record != NULL) {
         record->ack_no = ack_no;
@@ -1080,9 +1089,9 @@ void nc_chan_dead_letter(netchan_chan_t *chan, nc_value_t *value)
         }
     }
     uint64_t seq = value->seq;
+    nc_stat_add(chan, NETCHAN_STAT_DEAD_LETTERED, 1); /* before the event that reports it */
     nc_events_push(&ep->events, NETCHAN_EVENT_DEAD_LETTER, NETCHAN_REASON_NONE, "", "", chan->name,
                    seq);
-    nc_stat_add(chan, NETCHAN_STAT_DEAD_LETTERED, 1);
 
     /* The dead-letter channel takes the value past its capacity rather than block the engine;
      * the source channel's capacity already bounds how many can arrive. */
@@ -1092,6 +1101,7 @@ void nc_chan_dead_letter(netchan_chan_t *chan, nc_value_t *value)
         if (!target->closed) {
             value->seq = ++target->next_seq;
             value->attempts = 0;
+            value->sent = false;
             value->link_key = 0;
             if (nc_ring_push_back(&target->queue, value) == 0) {
                 target->pending++;

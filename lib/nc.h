@@ -138,6 +138,8 @@ typedef struct nc_value {
     uint64_t link_key;
     uint32_t attempts;
     uint32_t size;
+    bool sent;        /* sending side: sent to a receiver at least once */
+    bool redelivered; /* receiving side: the sender had sent it to a receiver before */
     uint8_t data[];
 } nc_value_t;
 
@@ -148,6 +150,7 @@ nc_value_t *nc_value_new(const void *data, size_t size);
 typedef struct nc_wire_value {
     uint64_t seq;
     uint32_t attempts;
+    bool redelivered;
     const uint8_t *payload;
     size_t size;
 } nc_wire_value_t;
@@ -423,6 +426,9 @@ netchan_err nc_endpoint_add_channel(nc_endpoint_t *ep, netchan_chan_t *chan);
 void nc_endpoint_remove_channel(nc_endpoint_t *ep, netchan_chan_t *chan);
 netchan_err nc_endpoint_set_heartbeat(nc_endpoint_t *ep, uint32_t interval_ms, uint32_t timeout_ms);
 netchan_err nc_endpoint_last(nc_endpoint_t *ep, char *buffer, size_t size);
+/* Engine side: sets the socket's ZMTP heartbeat, handshake and connect timeouts from the
+ * endpoint's heartbeat settings, before it binds or connects. */
+void nc_endpoint_set_socket_timeouts(nc_endpoint_t *ep);
 /* Validates a channel name and direction, recording the detail on ep. */
 netchan_err nc_check_channel_args(nc_endpoint_t *ep, const char *name, netchan_dir direction);
 
@@ -543,6 +549,9 @@ netchan_err nc_security_set_client(nc_endpoint_t *ep, const char *secret_cert,
                                    const char *server_public);
 /* Engine side: sets the CURVE and ZAP options of socket before it binds or connects. */
 void nc_security_apply(nc_endpoint_t *ep, void *socket, bool server);
+/* As nc_security_apply(), for an unacknowledged channel's data socket: on the exporter it also
+ * admits only the keys the channel allows. */
+void nc_security_apply_channel(nc_endpoint_t *ep, netchan_chan_t *chan, void *socket, bool server);
 /* Unregisters the endpoint's admission policy; called when the exporter is destroyed. */
 void nc_security_release(nc_endpoint_t *ep);
 

@@ -336,7 +336,10 @@ netchan_err netchan_chan_allow_key(netchan_chan_t *chan, const char *public_key)
 /* Endpoint-wide statistics, read with netchan_exporter_stat() and netchan_importer_stat(). */
 typedef enum netchan_endpoint_stat {
     NETCHAN_ENDPOINT_SESSIONS = 1,        /* exporter: importer sessions connected now */
-    NETCHAN_ENDPOINT_REFUSED = 2,         /* connections refused: authentication or handshake */
+    NETCHAN_ENDPOINT_REFUSED = 2,         /* connections refused by authentication or by a
+                                           * security handshake that failed; libzmq drops peers
+                                           * that do not speak ZMTP without an event, so those
+                                           * are not counted */
     NETCHAN_ENDPOINT_PROTOCOL_ERRORS = 3, /* frames ignored as malformed or unexpected */
 } netchan_endpoint_stat;
 
@@ -434,6 +437,12 @@ size_t netchan_msg_size(const netchan_msg_t *msg);
  * with more than one attempt may have been seen before by a receiver that was lost. */
 uint32_t netchan_msg_attempts(const netchan_msg_t *msg);
 
+/* Returns true when the value was handed to a receiver before this delivery: one that was lost
+ * (then netchan_msg_attempts() is above 1) or one that handed it back unseen. Such a value can
+ * arrive after newer values from the same sender, when other importers compete for the
+ * channel. */
+bool netchan_msg_redelivered(const netchan_msg_t *msg);
+
 /* Unpacks msg with its channel's type. On success *out_p receives a message that the caller
  * frees with protobuf_c_message_free_unpacked(). Returns NETCHAN_ESTATE on a bytes channel and
  * NETCHAN_EDECODE when the bytes are not a valid message of the type. */
@@ -478,9 +487,10 @@ const char *netchan_chan_error(netchan_chan_t *chan);
 int netchan_chan_fd(netchan_chan_t *chan);
 
 /* Per-channel statistics, read with netchan_chan_stat(). Sending side: SENT, DELIVERED,
- * ACKNOWLEDGED, REDELIVERED, TAKEN_BACK, PENDING, REJECTED, DEAD_LETTERED, IMPORTERS and
- * IN_FLIGHT. Receiving side: RECEIVED, TAKEN, ACKNOWLEDGED, RETURNED, REJECTED, DUPLICATES,
- * PENDING and IMPORTERS. Counters start at zero when the channel opens. */
+ * ACKNOWLEDGED, REDELIVERED, TAKEN_BACK, RETURNED (values receivers handed back), PENDING,
+ * REJECTED, DEAD_LETTERED, IMPORTERS and IN_FLIGHT. Receiving side: RECEIVED, TAKEN, ACKNOWLEDGED,
+ * RETURNED, REJECTED, DUPLICATES, PENDING and IMPORTERS. Counters start at zero when the channel
+ * opens. */
 typedef enum netchan_stat {
     NETCHAN_STAT_SENT = 1,           /* values accepted by netchan_send*() */
     NETCHAN_STAT_DELIVERED = 2,      /* values handed to a receiver, redeliveries included */

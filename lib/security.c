@@ -29,6 +29,8 @@ typedef struct zap_policy {
     zcertstore_t *certs; /* admitted keys; NULL admits any valid key */
     char **addresses;    /* admitted IP addresses; none means any */
     size_t address_count;
+    netchan_chan_t **channels; /* channels with a data socket, each under domain "DOMAIN/INDEX" */
+    size_t channel_count;
     struct zap_policy *next;
 } zap_policy_t;
 
@@ -48,6 +50,36 @@ static zap_policy_t *find_policy(const char *domain)
     return NULL;
 }
 
+/* Finds the policy of domain and, for a channel's data socket ("DOMAIN/INDEX"), the channel. */
+static zap_policy_t *find_policy_of_socket(const char *domain, netchan_chan_t **chan_p)
+{
+    *chan_p = NULL;
+    const char *slash = strchr(domain, '/');
+    if (slash == NULL) {
+        return find_policy(domain);
+    }
+    char prefix[64];
+    nc_format(prefix, sizeof(prefix), "%.*s", (int)(slash - domain), domain);
+    zap_policy_t *policy = find_policy(prefix);
+    char *end = NULL;
+    unsigned long index = strtoul(slash + 1, &end, 10);
+    if (policy != NULL && end != NULL && *end == '\0' && index < policy->channel_count) {
+        *chan_p = policy->channels[index];
+    }
+    return policy;
+}
+
+static bool chan_admits(netchan_chan_t *chan, const char *key)
+{
+    pthread_mutex_lock(&chan->mu);
+    bool allowed = chan->allowed_count == 0;
+    for (size_t i = 0; i < chan->allowed_count && !allowed; i++) {
+        allowed = strcmp(chan->allowed_keys[i], key) == 0;
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return allowed;
+}
+
 static bool address_allowed(const zap_policy_t *policy, const char *address)
 {
     if (policy->address_count == 0) {
@@ -63,8 +95,9 @@ static bool address_allowed(const zap_policy_t *policy, const char *address)
 
 /* Decides one request; returns the ZAP status code and fills reason and user_id. The caller
  * holds zap_mu. */
-static const char *decide(zap_policy_t *policy, const char *address, const char *mechanism,
-                          zframe_t *credential, char *reason, size_t reason_size, char *user_id)
+static const char *decide(zap_policy_t *policy, netchan_chan_t *chan, const char *address,
+                          const char *mechanism, zframe_t *credential, char *reason,
+                          size_t reason_size, char *user_id)
 {
     user_id[0] = '\0';
     if (policy == NULL) {
@@ -85,6 +118,12 @@ static const char *decide(zap_policy_t *policy, const char *address, const char 
     zmq_z85_encode(user_id, zframe_data(credential), CURVE_KEY_SIZE);
     if (policy->certs != NULL && zcertstore_lookup(policy->certs, user_id) == NULL) {
         nc_format(reason, reason_size, "public key %s is not in the allowed certificates", user_id);
+        user_id[0] = '\0';
+        return "400";
+    }
+    if (chan != NULL && !chan_admits(chan, user_id)) {
+        nc_format(reason, reason_size, "public key %s may not use channel '%s'", user_id,
+                  chan->name);
         user_id[0] = '\0';
         return "400";
     }
@@ -111,8 +150,10 @@ static void handle_zap_request(zsock_t *handler)
     if (version != NULL && strcmp(version, "1.0") == 0 && mechanism != NULL && domain != NULL &&
         address != NULL) {
         pthread_mutex_lock(&zap_mu);
-        zap_policy_t *policy = find_policy(domain);
-        status = decide(policy, address, mechanism, credential, reason, sizeof(reason), user_id);
+        netchan_chan_t *chan = NULL;
+        zap_policy_t *policy = find_policy_of_socket(domain, &chan);
+        status =
+            decide(policy, chan, address, mechanism, credential, reason, sizeof(reason), user_id);
         if (policy != NULL && strcmp(status, "200") != 0) {
             nc_endpoint_t *ep = policy->ep;
             atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1);
@@ -149,14 +190,19 @@ static void handle_zap_request(zsock_t *handler)
 static void zap_actor_fn(zsock_t *pipe, void *args)
 {
     (void)args;
+    /* zactor_new() does not pass on the start status, so the actor reports its bind on the
+     * pipe, and on failure waits for $TERM like a running actor. */
     zsock_t *handler = zsock_new(ZMQ_REP);
-    if (handler == NULL || zsock_bind(handler, ZAP_ENDPOINT) != 0) {
+    bool bound = handler != NULL && zsock_bind(handler, ZAP_ENDPOINT) == 0;
+    zsock_signal(pipe, 0);
+    zstr_send(pipe, bound ? "ok" : "failed");
+    if (!bound) {
         zsock_destroy(&handler);
-        zsock_signal(pipe, 1);
+        zmsg_t *term = zmsg_recv(pipe); /* $TERM from zactor_destroy() */
+        zmsg_destroy(&term);
         return;
     }
     zpoller_t *poller = zpoller_new(pipe, handler, NULL);
-    zsock_signal(pipe, 0);
     while (poller != NULL) {
         void *which = zpoller_wait(poller, -1);
         if (which == handler) {
@@ -184,6 +230,7 @@ static void zap_actor_fn(zsock_t *pipe, void *args)
 
 static void policy_free(zap_policy_t *policy)
 {
+    free(policy->channels);
     zcertstore_destroy(&policy->certs);
     for (size_t i = 0; i < policy->address_count; i++) {
         free(policy->addresses[i]);
@@ -204,7 +251,11 @@ static zap_policy_t *policy_of(nc_endpoint_t *ep)
     }
     if (zap_actor == NULL) {
         zap_actor = zactor_new(zap_actor_fn, NULL);
-        if (zap_actor == NULL) {
+        char *status = zap_actor != NULL ? zstr_recv(zap_actor) : NULL;
+        bool started = status != NULL && strcmp(status, "ok") == 0;
+        free(status);
+        if (!started) {
+            zactor_destroy(&zap_actor); /* another ZAP handler, such as zauth, is bound */
             return NULL;
         }
     }
@@ -436,6 +487,32 @@ netchan_err nc_security_set_client(nc_endpoint_t *ep, const char *secret_cert,
 }
 
 /* ---- engine side ---- */
+
+void nc_security_apply_channel(nc_endpoint_t *ep, netchan_chan_t *chan, void *socket, bool server)
+{
+    nc_security_apply(ep, socket, server);
+    if (!server || ep->security.domain[0] == '\0') {
+        return;
+    }
+    /* The data socket gets a domain of its own, so that the channel's key list applies to it
+     * as it does to binds on the session socket. */
+    pthread_mutex_lock(&zap_mu);
+    zap_policy_t *policy = find_policy(ep->security.domain);
+    netchan_chan_t **channels =
+        policy != NULL ? realloc(policy->channels, (policy->channel_count + 1) * sizeof(*channels))
+                       : NULL;
+    char domain[96];
+    if (channels != NULL) {
+        policy->channels = channels;
+        channels[policy->channel_count] = chan;
+        nc_format(domain, sizeof(domain), "%s/%zu", policy->domain, policy->channel_count);
+        policy->channel_count++;
+    }
+    pthread_mutex_unlock(&zap_mu);
+    if (channels != NULL) {
+        zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
+    }
+}
 
 void nc_security_apply(nc_endpoint_t *ep, void *socket, bool server)
 {

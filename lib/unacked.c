@@ -34,7 +34,7 @@ static void *open_socket(netchan_chan_t *chan, bool exporter_side)
     zmq_setsockopt(socket, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(socket, pushes ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size));
-    nc_security_apply(chan->ep, socket, exporter_side);
+    nc_security_apply_channel(chan->ep, chan, socket, exporter_side);
     return socket;
 }
 

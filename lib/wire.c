@@ -330,6 +330,9 @@ static size_t value_body_size(const nc_value_t *value)
     if (value->size != 0) {
         size += 1 + varint_size(value->size) + value->size;
     }
+    if (value->sent) {
+        size += 2; /* redelivered = true */
+    }
     return size;
 }
 
@@ -383,6 +386,10 @@ void nc_data_encode(uint8_t *out, uint32_t link, uint32_t epoch, nc_value_t *con
             memcpy(out, value->data, value->size);
             out += value->size;
         }
+        if (value->sent) {
+            *out++ = (4 << 3) | 0; /* Value.redelivered */
+            *out++ = 1;
+        }
     }
     if (epoch != 0) {
         *out++ = (3 << 3) | 0; /* Data.epoch */
@@ -417,7 +424,11 @@ static bool parse_value(const uint8_t *data, size_t end, nc_wire_value_t *value)
         }
         value->payload = data + pos;
         value->size = (size_t)number;
-        pos = end;
+        pos += (size_t)number;
+    }
+    if (pos + 2 <= end && data[pos] == ((4 << 3) | 0) && data[pos + 1] == 1) {
+        value->redelivered = true;
+        pos += 2;
     }
     return pos == end && value->seq != 0;
 }
@@ -497,8 +508,11 @@ bool nc_data_from_frame(nc_arena_t *arena, const Netchan__Wire__Data *data, nc_d
     }
     for (size_t i = 0; i < data->n_values; i++) {
         const Netchan__Wire__Value *value = data->values[i];
-        out->values[i] =
-            (nc_wire_value_t){value->seq, value->attempts, value->payload.data, value->payload.len};
+        out->values[i] = (nc_wire_value_t){.seq = value->seq,
+                                           .attempts = value->attempts,
+                                           .redelivered = value->redelivered,
+                                           .payload = value->payload.data,
+                                           .size = value->payload.len};
     }
     return true;
 }
