@@ -11,6 +11,10 @@
  * call runs with a short timeout so that the main loop sees the signal flag. A second signal
  * also stops the wait for acknowledgements and a write to a blocked stdout. Exit status: 0 on
  * success, 1 on a runtime error, 2 on a usage error.
+ *
+ * With --curve-secret, either side encrypts and authenticates its connections with CURVE and
+ * accepts no plain ones. Keys are read from czmq certificate files, which "netchan keygen"
+ * writes, and the secret key is never printed.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +55,9 @@ enum {
     /* How long a receiver waits for the sender to confirm its acknowledgements at the end. */
     RECEIVER_DRAIN_MS = 5000,
 
+    /* How often an exporter prints a notice of the connections it refused. */
+    REFUSED_NOTICE_MS = 10000,
+
     /* The maximum number of values a receiver writes to stdout with one system call. */
     WRITE_BATCH = 64,
 
@@ -60,6 +69,8 @@ enum {
 
 /* The command line, once parsed. */
 typedef struct cli_config {
+    bool keygen;
+    const char *key_path; /* keygen: where the public certificate goes */
     bool exporting;
     const char *endpoint;
     const char *name;
@@ -67,6 +78,13 @@ typedef struct cli_config {
     uint32_t capacity;    /* 0 for the library's default */
     int drain_timeout_ms; /* NETCHAN_FOREVER unless --drain-timeout was given */
     uint64_t count;       /* 0 for no limit */
+
+    /* CURVE and admission settings: NULL, or a count of 0, when not given */
+    const char *curve_secret;        /* --curve-secret: the secret certificate file */
+    const char *curve_server_public; /* import: the exporter's z85 public key or certificate */
+    const char *curve_allow;         /* export: the directory of admitted certificates */
+    const char **allowed_addresses;  /* export: every --allow-address, owned by main() */
+    size_t allowed_address_count;
 
     /* export: the endpoint as bound, with the port the system picked for "tcp://host:*" */
     char bound_endpoint[512];
@@ -81,8 +99,11 @@ static const char synopsis_text[] =
     "Usage:\n"
     "  netchan export --bind ENDPOINT (--send NAME | --recv NAME) [--capacity N]\n"
     "                 [--drain-timeout SECONDS] [--count N]\n"
+    "                 [--curve-secret FILE [--curve-allow DIR]] [--allow-address IP]...\n"
     "  netchan import --connect ENDPOINT (--send NAME | --recv NAME) [--capacity N]\n"
     "                 [--drain-timeout SECONDS] [--count N]\n"
+    "                 [--curve-secret FILE --curve-server-public KEY|FILE]\n"
+    "  netchan keygen PATH\n"
     "  netchan --help\n";
 
 static const char help_text[] =
@@ -93,6 +114,10 @@ static const char help_text[] =
     "\n"
     "  export               serve the channel NAME on ENDPOINT\n"
     "  import               bind to the channel NAME of the exporter at ENDPOINT\n"
+    "  keygen PATH          write a new CURVE key pair in czmq's certificate format: the public\n"
+    "                       certificate to PATH and the secret one to PATH_secret, readable by\n"
+    "                       its owner only; print the public key on stdout. Existing files are\n"
+    "                       not overwritten\n"
     "  --bind ENDPOINT      endpoint to bind, e.g. tcp://127.0.0.1:* or ipc:///tmp/netchan.sock\n"
     "  --connect ENDPOINT   endpoint of the exporter, e.g. tcp://127.0.0.1:5555\n"
     "  --send NAME          read values from stdin and send them on channel NAME; at end of\n"
@@ -107,6 +132,21 @@ static const char help_text[] =
     "                       acknowledgements at the end, then exit 1 (default: no limit)\n"
     "  --count N            with --recv: exit after N values\n"
     "  --help               print this help and exit\n"
+    "\n"
+    "Security (see docs/security.md):\n"
+    "  --curve-secret FILE  encrypt and authenticate the connection with CURVE, using the key\n"
+    "                       pair in FILE (PATH_secret from netchan keygen); the endpoint then\n"
+    "                       accepts no plain connections\n"
+    "  --curve-server-public KEY|FILE\n"
+    "                       import: the exporter's public key, as the 40 characters that\n"
+    "                       netchan keygen printed or the exporter's public certificate file;\n"
+    "                       required with --curve-secret\n"
+    "  --curve-allow DIR    export: admit only importers whose public certificates are in DIR,\n"
+    "                       read again when it changes (default: any importer with a key pair)\n"
+    "  --allow-address IP   export: admit connections only from this IP address; repeat for\n"
+    "                       several (default: any address)\n"
+    "An importer whose connection the exporter refuses, at the start or on a reconnect, says\n"
+    "so on stderr and exits 1. An exporter reports the connections it refused on stderr.\n"
     "\n"
     "SIGINT and SIGTERM end the input or the stream. A second signal stops the wait for\n"
     "acknowledgements or for a blocked stdout.\n"
@@ -179,6 +219,46 @@ static int set_channel(cli_config_t *config, netchan_dir direction, const char *
     return 0;
 }
 
+/* Adds an --allow-address, which must be an IPv4 or IPv6 address. */
+static int add_allowed_address(cli_config_t *config, int argc, const char *address)
+{
+    unsigned char parsed[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, address, parsed) != 1 && inet_pton(AF_INET6, address, parsed) != 1) {
+        return usage_error("invalid --allow-address '%s': expected an IPv4 or IPv6 address",
+                           address);
+    }
+    if (config->allowed_addresses == NULL) {
+        /* There cannot be more addresses than arguments. */
+        config->allowed_addresses = calloc((size_t)argc, sizeof(*config->allowed_addresses));
+        if (config->allowed_addresses == NULL) {
+            fprintf(stderr, "netchan: out of memory\n");
+            return EXIT_FAILURE;
+        }
+    }
+    config->allowed_addresses[config->allowed_address_count++] = address;
+    return 0;
+}
+
+/* Checks that the security options fit the command and each other. */
+static int check_security(const cli_config_t *config)
+{
+    if (config->exporting) {
+        if (config->curve_allow != NULL && config->curve_secret == NULL) {
+            return usage_error("--curve-allow needs --curve-secret FILE");
+        }
+        return 0;
+    }
+    if (config->curve_secret != NULL && config->curve_server_public == NULL) {
+        return usage_error("import with --curve-secret needs --curve-server-public KEY|FILE, the "
+                           "exporter's public key");
+    }
+    if (config->curve_server_public != NULL && config->curve_secret == NULL) {
+        return usage_error("--curve-server-public needs --curve-secret FILE, this importer's own "
+                           "key pair");
+    }
+    return 0;
+}
+
 /* Checks the combination of options once all were read. */
 static int check_config(const cli_config_t *config, const char *endpoint_option,
                         bool drain_timeout_given)
@@ -195,14 +275,52 @@ static int check_config(const cli_config_t *config, const char *endpoint_option,
     if (config->count > 0 && config->direction != NETCHAN_RECV) {
         return usage_error("--count applies only with --recv");
     }
+    return check_security(config);
+}
+
+/* Fills config for "netchan keygen PATH". Returns as parse_arguments() does. */
+static int parse_keygen(int argc, char **argv, cli_config_t *config)
+{
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help();
+            return -1;
+        }
+    }
+    if (argc < 3) {
+        return usage_error("keygen needs the PATH of the certificate to write");
+    }
+    if (argv[2][0] == '-') {
+        return usage_error("unknown option '%s'", argv[2]);
+    }
+    if (argc > 3) {
+        return usage_error("unexpected argument '%s'", argv[3]);
+    }
+    if (argv[2][0] == '\0') {
+        return usage_error("the key path must not be empty");
+    }
+    config->keygen = true;
+    config->key_path = argv[2];
     return 0;
 }
 
-/* Fills config from the command line. Returns 0 to go on, -1 after printing the help, or
- * EXIT_USAGE after printing a usage error. */
+/* Fills config from the command line. Returns 0 to go on, -1 after printing the help, or an
+ * exit status (EXIT_USAGE for a usage error) after printing the error. */
 static int parse_arguments(int argc, char **argv, cli_config_t *config)
 {
-    enum { OPT_BIND = 256, OPT_CONNECT, OPT_SEND, OPT_RECV, OPT_CAPACITY, OPT_DRAIN, OPT_COUNT };
+    enum {
+        OPT_BIND = 256,
+        OPT_CONNECT,
+        OPT_SEND,
+        OPT_RECV,
+        OPT_CAPACITY,
+        OPT_DRAIN,
+        OPT_COUNT,
+        OPT_CURVE_SECRET,
+        OPT_CURVE_SERVER_PUBLIC,
+        OPT_CURVE_ALLOW,
+        OPT_ALLOW_ADDRESS,
+    };
     static const struct option options[] = {
         {"bind", required_argument, NULL, OPT_BIND},
         {"connect", required_argument, NULL, OPT_CONNECT},
@@ -211,6 +329,10 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
         {"capacity", required_argument, NULL, OPT_CAPACITY},
         {"drain-timeout", required_argument, NULL, OPT_DRAIN},
         {"count", required_argument, NULL, OPT_COUNT},
+        {"curve-secret", required_argument, NULL, OPT_CURVE_SECRET},
+        {"curve-server-public", required_argument, NULL, OPT_CURVE_SERVER_PUBLIC},
+        {"curve-allow", required_argument, NULL, OPT_CURVE_ALLOW},
+        {"allow-address", required_argument, NULL, OPT_ALLOW_ADDRESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -221,12 +343,15 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
         return -1;
     }
     if (argc < 2) {
-        return usage_error("missing command: export or import");
+        return usage_error("missing command: export, import or keygen");
+    }
+    if (strcmp(argv[1], "keygen") == 0) {
+        return parse_keygen(argc, argv, config);
     }
     if (strcmp(argv[1], "export") == 0) {
         config->exporting = true;
     } else if (strcmp(argv[1], "import") != 0) {
-        return usage_error("unknown command '%s'; expected export or import", argv[1]);
+        return usage_error("unknown command '%s'; expected export, import or keygen", argv[1]);
     }
     const char *endpoint_option = config->exporting ? "--bind" : "--connect";
     bool drain_timeout_given = false;
@@ -272,6 +397,27 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
                 return usage_error("invalid --count '%s': expected a positive integer", optarg);
             }
             config->count = number;
+            break;
+        case OPT_CURVE_SECRET:
+            config->curve_secret = optarg;
+            break;
+        case OPT_CURVE_SERVER_PUBLIC:
+            if (config->exporting) {
+                return usage_error("--curve-server-public applies only to import");
+            }
+            config->curve_server_public = optarg;
+            break;
+        case OPT_CURVE_ALLOW:
+            if (!config->exporting) {
+                return usage_error("--curve-allow applies only to export");
+            }
+            config->curve_allow = optarg;
+            break;
+        case OPT_ALLOW_ADDRESS:
+            if (!config->exporting) {
+                return usage_error("--allow-address applies only to export");
+            }
+            rc = add_allowed_address(config, argc, optarg);
             break;
         case ':':
             return usage_error("option '%s' requires a value", argv[optind - 1]);
@@ -343,6 +489,102 @@ static const char *values_word(uint64_t count)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Refused connections
+ */
+
+/* The refused connections that the running side has read from its exporter's or importer's
+ * events. An exporter reports the importers it refused and goes on serving. An importer whose
+ * connection is refused stops, because it cannot reach its exporter again: libzmq 4.3.4 does
+ * not reconnect after the exporter rejected its key or mechanism, and a wrong server key fails
+ * on every retry. */
+static struct {
+    const cli_config_t *config;
+    netchan_exporter_t *exporter; /* at most one of the two is set */
+    netchan_importer_t *importer;
+    uint64_t unreported; /* refusals read but not printed yet */
+    netchan_event_reason last_reason;
+    char last_address[64];
+    int64_t next_check;
+    int64_t next_notice;
+    bool importer_refused; /* the importer's refusal was read and printed */
+} refusals;
+
+static netchan_err next_event(netchan_event_t **event_p)
+{
+    if (refusals.exporter != NULL) {
+        return netchan_exporter_next_event(refusals.exporter, NETCHAN_NOWAIT, event_p);
+    }
+    if (refusals.importer != NULL) {
+        return netchan_importer_next_event(refusals.importer, NETCHAN_NOWAIT, event_p);
+    }
+    return NETCHAN_EAGAIN;
+}
+
+static const char *refusal_reason_text(netchan_event_reason reason)
+{
+    if (reason == NETCHAN_REASON_AUTH) {
+        return refusals.exporter != NULL ? "its key or address is not allowed"
+                                         : "the exporter rejected this importer's key or address";
+    }
+    return refusals.exporter != NULL
+               ? "its handshake failed: a plain peer, a wrong key or not a netchan importer"
+               : "the handshake failed; check that both sides use CURVE and that the importer "
+                 "has the exporter's public key";
+}
+
+/* Reads the pending events, at most once every POLL_MS. An exporter prints the connections it
+ * refused, at most one line every REFUSED_NOTICE_MS. An importer prints one line when its
+ * connection is refused. Returns true once the importer's connection was refused. The running
+ * side calls it from each of its loops. */
+static bool check_refusals(void)
+{
+    if (refusals.importer_refused) {
+        return true;
+    }
+    int64_t now = now_ms();
+    if (now < refusals.next_check) {
+        return false;
+    }
+    refusals.next_check = now + POLL_MS;
+
+    netchan_event_t *event = NULL;
+    while (next_event(&event) == NETCHAN_OK) {
+        if (netchan_event_type_of(event) == NETCHAN_EVENT_REFUSED) {
+            refusals.unreported++;
+            refusals.last_reason = netchan_event_reason_of(event);
+            snprintf(refusals.last_address, sizeof(refusals.last_address), "%s",
+                     netchan_event_address(event));
+        }
+        netchan_event_destroy(&event);
+    }
+    if (refusals.unreported == 0) {
+        return false;
+    }
+
+    const cli_config_t *config = refusals.config;
+    const char *reason = refusal_reason_text(refusals.last_reason);
+    if (refusals.importer != NULL) {
+        fprintf(stderr,
+                "netchan: authentication failed: the exporter at %s refused the connection of "
+                "'%s': %s\n",
+                config->endpoint, config->name, reason);
+        refusals.importer_refused = true;
+        return true;
+    }
+    if (now < refusals.next_notice) {
+        return false;
+    }
+    fprintf(stderr, "netchan: refused %" PRIu64 " %s to '%s' on %s; the last from %s: %s\n",
+            refusals.unreported, refusals.unreported == 1 ? "connection" : "connections",
+            config->name, config->endpoint,
+            refusals.last_address[0] != '\0' ? refusals.last_address : "an unknown address",
+            reason);
+    refusals.unreported = 0;
+    refusals.next_notice = now + REFUSED_NOTICE_MS;
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Opening the channel
  */
 
@@ -364,6 +606,40 @@ static netchan_options_t *make_options(const cli_config_t *config)
     return options;
 }
 
+/* Applies the security options to the exporter, which must not be bound yet. */
+static int secure_export(const cli_config_t *config, netchan_exporter_t *exporter)
+{
+    if (config->curve_secret != NULL &&
+        netchan_exporter_set_curve(exporter, config->curve_secret) != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot export '%s': %s\n", config->name,
+                netchan_exporter_error(exporter));
+        return EXIT_FAILURE;
+    }
+    if (config->curve_allow != NULL) {
+        /* The library accepts a missing directory and refuses every importer until it appears.
+         * A mistyped path is more likely than a directory made later, so it is an error here. */
+        struct stat status;
+        if (stat(config->curve_allow, &status) != 0 || !S_ISDIR(status.st_mode)) {
+            fprintf(stderr, "netchan: cannot export '%s': --curve-allow '%s' is not a directory\n",
+                    config->name, config->curve_allow);
+            return EXIT_FAILURE;
+        }
+        if (netchan_exporter_curve_allow(exporter, config->curve_allow) != NETCHAN_OK) {
+            fprintf(stderr, "netchan: cannot export '%s': %s\n", config->name,
+                    netchan_exporter_error(exporter));
+            return EXIT_FAILURE;
+        }
+    }
+    for (size_t i = 0; i < config->allowed_address_count; i++) {
+        if (netchan_exporter_allow_address(exporter, config->allowed_addresses[i]) != NETCHAN_OK) {
+            fprintf(stderr, "netchan: cannot export '%s': %s\n", config->name,
+                    netchan_exporter_error(exporter));
+            return EXIT_FAILURE;
+        }
+    }
+    return EXIT_SUCCESS;
+}
+
 /* Creates the exporter, binds it and exports the channel. Prints the bound endpoint, which
  * replaces config->endpoint from then on. */
 static int open_export(cli_config_t *config, netchan_exporter_t **exporter_p,
@@ -376,6 +652,9 @@ static int open_export(cli_config_t *config, netchan_exporter_t **exporter_p,
     }
     netchan_exporter_t *exporter = *exporter_p;
 
+    if (secure_export(config, exporter) != EXIT_SUCCESS) {
+        return EXIT_FAILURE;
+    }
     if (netchan_exporter_bind(exporter, config->endpoint) != NETCHAN_OK) {
         fprintf(stderr, "netchan: cannot export '%s': %s\n", config->name,
                 netchan_exporter_error(exporter));
@@ -400,6 +679,8 @@ static int open_export(cli_config_t *config, netchan_exporter_t **exporter_p,
         config->endpoint = config->bound_endpoint;
     }
     fprintf(stderr, "netchan: exporting '%s' on %s\n", config->name, config->endpoint);
+    refusals.config = config;
+    refusals.exporter = exporter;
     return EXIT_SUCCESS;
 }
 
@@ -418,6 +699,11 @@ static int bind_import(const cli_config_t *config, netchan_importer_t *importer,
         if (err == NETCHAN_OK) {
             fprintf(stderr, "netchan: importing '%s' from %s\n", config->name, config->endpoint);
             return EXIT_SUCCESS;
+        }
+        if (err == NETCHAN_EAUTH) {
+            fprintf(stderr, "netchan: authentication failed: cannot import '%s' from %s: %s\n",
+                    config->name, config->endpoint, netchan_importer_error(importer));
+            return EXIT_FAILURE;
         }
         if (err != NETCHAN_ETIMEDOUT) {
             fprintf(stderr, "netchan: cannot import '%s' from %s: %s\n", config->name,
@@ -445,11 +731,21 @@ static int open_import(const cli_config_t *config, netchan_importer_t **importer
     }
     netchan_importer_t *importer = *importer_p;
 
+    if (config->curve_secret != NULL &&
+        netchan_importer_set_curve(importer, config->curve_secret, config->curve_server_public) !=
+            NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot connect to %s: %s\n", config->endpoint,
+                netchan_importer_error(importer));
+        return EXIT_FAILURE;
+    }
     if (netchan_importer_connect(importer, config->endpoint) != NETCHAN_OK) {
         fprintf(stderr, "netchan: cannot connect to %s: %s\n", config->endpoint,
                 netchan_importer_error(importer));
         return EXIT_FAILURE;
     }
+
+    refusals.config = config;
+    refusals.importer = importer;
 
     netchan_options_t *options = make_options(config);
     if (options == NULL) {
@@ -469,6 +765,7 @@ typedef enum read_result {
     READ_END,         /* end of input */
     READ_INTERRUPTED, /* a signal arrived */
     READ_TOO_LONG,    /* the line exceeds MAX_VALUE_SIZE */
+    READ_REFUSED,     /* the exporter refused the importer's connection, as printed */
     READ_FAILED,      /* read(2) failed and set errno */
 } read_result_t;
 
@@ -540,6 +837,9 @@ static read_result_t read_line(line_reader_t *reader, const char **line_p, size_
         if (interrupted()) {
             return READ_INTERRUPTED;
         }
+        if (check_refusals()) {
+            return READ_REFUSED;
+        }
 
         size_t available = reader->end - reader->start;
         char *line = available > 0 ? reader->data + reader->start : NULL;
@@ -578,13 +878,17 @@ static read_result_t read_line(line_reader_t *reader, const char **line_p, size_
  */
 
 /* Sends one value, retrying while the channel is full until a signal arrives. Returns
- * NETCHAN_OK, NETCHAN_ETIMEDOUT when a signal ended the wait, or the error. */
+ * NETCHAN_OK, NETCHAN_ETIMEDOUT when a signal ended the wait, NETCHAN_EAUTH when the exporter
+ * refused the connection (already printed), or the error. */
 static netchan_err send_value(netchan_chan_t *chan, const char *data, size_t size)
 {
     for (;;) {
         netchan_err err = netchan_send_bytes(chan, data, size, POLL_MS);
         if (err != NETCHAN_ETIMEDOUT || interrupted()) {
             return err;
+        }
+        if (check_refusals()) {
+            return NETCHAN_EAUTH;
         }
     }
 }
@@ -604,7 +908,7 @@ static int report_read_stop(const cli_config_t *config, read_result_t result, ui
         fprintf(stderr, "netchan: reading stdin failed: %s\n", strerror(errno));
         return EXIT_FAILURE;
     }
-    return EXIT_SUCCESS;
+    return result == READ_REFUSED ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* Sends every line of stdin until end of input or a signal. Returns EXIT_SUCCESS or, after
@@ -629,6 +933,10 @@ static int send_lines(const cli_config_t *config, netchan_chan_t *chan)
         netchan_err err = send_value(chan, line, size);
         if (err == NETCHAN_ETIMEDOUT) {
             stopped_by_signal = true; /* while the channel was full; the line is not sent */
+            break;
+        }
+        if (err == NETCHAN_EAUTH) {
+            status = EXIT_FAILURE;
             break;
         }
         if (err != NETCHAN_OK) {
@@ -686,7 +994,12 @@ static void report_drain_wait(const cli_config_t *config, uint64_t pending,
 static void report_drain_failure(const cli_config_t *config, netchan_chan_t *chan, netchan_err err,
                                  uint64_t pending)
 {
-    if (err != NETCHAN_ETIMEDOUT) {
+    if (err == NETCHAN_EAUTH) {
+        fprintf(stderr,
+                "netchan: %" PRIu64 " %s on '%s' at %s still unacknowledged when the exporter "
+                "refused the connection\n",
+                pending, values_word(pending), config->name, config->endpoint);
+    } else if (err != NETCHAN_ETIMEDOUT) {
         fprintf(stderr, "netchan: draining '%s' at %s failed: %s\n", config->name, config->endpoint,
                 netchan_chan_error(chan));
     } else if (interrupted_twice()) {
@@ -719,6 +1032,10 @@ static int finish_sending(const cli_config_t *config, netchan_chan_t *chan)
         err = netchan_drain(chan, drain_slice(deadline), &pending);
         bool timed_out = deadline >= 0 && now_ms() >= deadline;
         if (err != NETCHAN_ETIMEDOUT || timed_out || interrupted_twice()) {
+            break;
+        }
+        if (check_refusals()) {
+            err = NETCHAN_EAUTH;
             break;
         }
         report_drain_wait(config, pending, &interrupt_reported, &next_notice);
@@ -826,6 +1143,9 @@ static int receive_lines(const cli_config_t *config, netchan_chan_t *chan)
             max = (int)(config->count - printed);
         }
 
+        if (check_refusals()) {
+            return EXIT_FAILURE;
+        }
         int count = 0;
         netchan_err err = take_values(chan, msgs, max, &count);
         if (err == NETCHAN_ETIMEDOUT) {
@@ -867,6 +1187,9 @@ static int finish_receiving(const cli_config_t *config, netchan_chan_t *chan)
     netchan_err err = NETCHAN_ETIMEDOUT;
     int64_t deadline = now_ms() + RECEIVER_DRAIN_MS;
     while (err == NETCHAN_ETIMEDOUT && now_ms() < deadline && !interrupted_twice()) {
+        if (check_refusals()) {
+            return EXIT_FAILURE; /* no acknowledgement can reach the sender any more */
+        }
         err = netchan_drain(chan, POLL_MS, &pending);
     }
     if (err == NETCHAN_OK) {
@@ -915,6 +1238,50 @@ static int run_export(cli_config_t *config)
     return status;
 }
 
+/* Writes a key pair for "netchan keygen" and prints its public key. Existing files are kept,
+ * because replacing a secret key locks out every peer that trusts the old one. */
+static int run_keygen(const cli_config_t *config)
+{
+    char secret_path[PATH_MAX + 16];
+    int length = snprintf(secret_path, sizeof(secret_path), "%s_secret", config->key_path);
+    if (length < 0 || (size_t)length >= sizeof(secret_path)) {
+        fprintf(stderr, "netchan: the key path '%s' is too long\n", config->key_path);
+        return EXIT_FAILURE;
+    }
+    const char *paths[] = {config->key_path, secret_path};
+    for (size_t i = 0; i < 2; i++) {
+        struct stat status;
+        if (lstat(paths[i], &status) == 0) {
+            fprintf(stderr, "netchan: '%s' already exists; remove it or choose another PATH\n",
+                    paths[i]);
+            return EXIT_FAILURE;
+        }
+    }
+
+    errno = 0;
+    netchan_err err = netchan_keygen(config->key_path);
+    if (err != NETCHAN_OK) {
+        int saved_errno = errno;
+        fprintf(stderr, "netchan: cannot write the key pair '%s' and '%s': %s\n", config->key_path,
+                secret_path, saved_errno != 0 ? strerror(saved_errno) : netchan_strerror(err));
+        return EXIT_FAILURE;
+    }
+    char public_key[41];
+    err = netchan_cert_public_key(config->key_path, public_key, sizeof(public_key));
+    if (err != NETCHAN_OK) {
+        fprintf(stderr, "netchan: cannot read back the public certificate '%s': %s\n",
+                config->key_path, netchan_strerror(err));
+        return EXIT_FAILURE;
+    }
+    if (printf("%s\n", public_key) < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "netchan: writing the public key to stdout failed: %s\n", strerror(errno));
+        return EXIT_FAILURE;
+    }
+    fprintf(stderr, "netchan: wrote the public certificate '%s' and the secret certificate '%s'\n",
+            config->key_path, secret_path);
+    return EXIT_SUCCESS;
+}
+
 static int run_import(const cli_config_t *config)
 {
     netchan_importer_t *importer = NULL;
@@ -931,17 +1298,21 @@ int main(int argc, char **argv)
 {
     cli_config_t config;
     int status = parse_arguments(argc, argv, &config);
-    if (status < 0) {
-        return EXIT_SUCCESS;
-    }
     if (status != 0) {
-        return status;
+        free(config.allowed_addresses);
+        return status < 0 ? EXIT_SUCCESS : status;
+    }
+    if (config.keygen) {
+        return run_keygen(&config);
     }
 
     if (install_signal_handlers() != 0) {
         fprintf(stderr, "netchan: cannot install signal handlers: %s\n", strerror(errno));
+        free(config.allowed_addresses);
         return EXIT_FAILURE;
     }
 
-    return config.exporting ? run_export(&config) : run_import(&config);
+    status = config.exporting ? run_export(&config) : run_import(&config);
+    free(config.allowed_addresses);
+    return status;
 }
