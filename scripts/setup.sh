@@ -10,9 +10,10 @@ packages=(
 )
 
 # The test command also needs these: clang and its runtime for the fuzz targets, valgrind for
-# the unit tests under memcheck, and iproute2 for the network-namespace scenarios.
+# the unit tests under memcheck, iproute2 for the network-namespace scenarios, and tcpdump for
+# the capture that shows CURVE traffic carries no value in clear text.
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(clang libclang-rt-14-dev valgrind iproute2)
+  packages+=(clang libclang-rt-14-dev valgrind iproute2 tcpdump)
 fi
 
 missing=()
