@@ -767,6 +767,14 @@ uint64_t netchan_chan_stat(netchan_chan_t *chan, netchan_stat stat)
     if (stat == NETCHAN_STAT_PENDING) {
         return netchan_pending(chan);
     }
+    if (stat == NETCHAN_STAT_IN_FLIGHT && chan->dir == NETCHAN_SEND &&
+        !chan->options.unacknowledged) {
+        /* Exact at any moment: accepted and not acknowledged, minus what still waits to go. */
+        pthread_mutex_lock(&chan->mu);
+        uint64_t in_flight = chan->pending - chan->queue.count;
+        pthread_mutex_unlock(&chan->mu);
+        return in_flight;
+    }
     return atomic_load_explicit(&chan->stats[stat], memory_order_relaxed);
 }
 

@@ -78,6 +78,8 @@ typedef struct cli_config {
     uint32_t capacity;    /* 0 for the library's default */
     int drain_timeout_ms; /* NETCHAN_FOREVER unless --drain-timeout was given */
     uint64_t count;       /* 0 for no limit */
+    bool stats;           /* --stats: print the channel's statistics on stderr at the end */
+    int verbosity;        /* each -v adds a log level on stderr: 1 info, 2 debug */
 
     /* CURVE and admission settings: NULL, or a count of 0, when not given */
     const char *curve_secret;        /* --curve-secret: the secret certificate file */
@@ -98,10 +100,10 @@ typedef struct cli_config {
 static const char synopsis_text[] =
     "Usage:\n"
     "  netchan export --bind ENDPOINT (--send NAME | --recv NAME) [--capacity N]\n"
-    "                 [--drain-timeout SECONDS] [--count N]\n"
+    "                 [--drain-timeout SECONDS] [--count N] [--stats] [-v]\n"
     "                 [--curve-secret FILE [--curve-allow DIR]] [--allow-address IP]...\n"
     "  netchan import --connect ENDPOINT (--send NAME | --recv NAME) [--capacity N]\n"
-    "                 [--drain-timeout SECONDS] [--count N]\n"
+    "                 [--drain-timeout SECONDS] [--count N] [--stats] [-v]\n"
     "                 [--curve-secret FILE --curve-server-public KEY|FILE]\n"
     "  netchan keygen PATH\n"
     "  netchan --help\n";
@@ -131,6 +133,10 @@ static const char help_text[] =
     "                       with --send: wait at most this long (fractions allowed) for\n"
     "                       acknowledgements at the end, then exit 1 (default: no limit)\n"
     "  --count N            with --recv: exit after N values\n"
+    "  --stats              at exit, print the channel's statistics on stderr, one line of\n"
+    "                       name=value pairs\n"
+    "  -v, --verbose        log the library's starts, stops, reconnects, lost sessions and\n"
+    "                       errors on stderr; -vv adds debug messages\n"
     "  --help               print this help and exit\n"
     "\n"
     "Security (see docs/security.md):\n"
@@ -320,6 +326,7 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
         OPT_CURVE_SERVER_PUBLIC,
         OPT_CURVE_ALLOW,
         OPT_ALLOW_ADDRESS,
+        OPT_STATS,
     };
     static const struct option options[] = {
         {"bind", required_argument, NULL, OPT_BIND},
@@ -333,6 +340,8 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
         {"curve-server-public", required_argument, NULL, OPT_CURVE_SERVER_PUBLIC},
         {"curve-allow", required_argument, NULL, OPT_CURVE_ALLOW},
         {"allow-address", required_argument, NULL, OPT_ALLOW_ADDRESS},
+        {"stats", no_argument, NULL, OPT_STATS},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -359,7 +368,7 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
     opterr = 0;
     optind = 2;
     int option;
-    while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
         int rc = 0;
         uint64_t number = 0;
         switch (option) {
@@ -391,6 +400,12 @@ static int parse_arguments(int argc, char **argv, cli_config_t *config)
                                    optarg);
             }
             drain_timeout_given = true;
+            break;
+        case OPT_STATS:
+            config->stats = true;
+            break;
+        case 'v':
+            config->verbosity++;
             break;
         case OPT_COUNT:
             if (!parse_integer(optarg, 1, UINT64_MAX, &number)) {
@@ -1218,12 +1233,45 @@ static int run_receiver(const cli_config_t *config, netchan_chan_t *chan)
  * Main
  */
 
+/* Prints the statistics that apply to the channel's side on stderr, as one line. */
+static void print_stats(const cli_config_t *config, netchan_chan_t *chan)
+{
+    static const netchan_stat sending[] = {
+        NETCHAN_STAT_SENT,        NETCHAN_STAT_DELIVERED,  NETCHAN_STAT_ACKNOWLEDGED,
+        NETCHAN_STAT_REDELIVERED, NETCHAN_STAT_TAKEN_BACK, NETCHAN_STAT_RETURNED,
+        NETCHAN_STAT_PENDING,     NETCHAN_STAT_REJECTED,   NETCHAN_STAT_DEAD_LETTERED,
+        NETCHAN_STAT_IMPORTERS,   NETCHAN_STAT_IN_FLIGHT};
+    static const netchan_stat receiving[] = {NETCHAN_STAT_RECEIVED,     NETCHAN_STAT_TAKEN,
+                                             NETCHAN_STAT_ACKNOWLEDGED, NETCHAN_STAT_RETURNED,
+                                             NETCHAN_STAT_REJECTED,     NETCHAN_STAT_DUPLICATES,
+                                             NETCHAN_STAT_PENDING,      NETCHAN_STAT_IMPORTERS};
+    bool sends = config->direction == NETCHAN_SEND;
+    const netchan_stat *stats = sends ? sending : receiving;
+    size_t count =
+        sends ? sizeof(sending) / sizeof(sending[0]) : sizeof(receiving) / sizeof(receiving[0]);
+    fprintf(stderr, "netchan: stats of '%s':", config->name);
+    for (size_t i = 0; i < count; i++) {
+        fprintf(stderr, " %s=%llu", netchan_stat_name(stats[i]),
+                (unsigned long long)netchan_chan_stat(chan, stats[i]));
+    }
+    fputc('\n', stderr);
+}
+
 static int run_channel(const cli_config_t *config, netchan_chan_t *chan)
 {
-    if (config->direction == NETCHAN_SEND) {
-        return run_sender(config, chan);
+    int status =
+        config->direction == NETCHAN_SEND ? run_sender(config, chan) : run_receiver(config, chan);
+    if (config->stats) {
+        print_stats(config, chan);
     }
-    return run_receiver(config, chan);
+    return status;
+}
+
+/* Writes the library's log lines to stderr, for -v. */
+static void log_to_stderr(netchan_log_level level, const char *message, void *user)
+{
+    (void)user;
+    fprintf(stderr, "netchan: %s: %s\n", netchan_log_level_name(level), message);
 }
 
 static int run_export(cli_config_t *config)
@@ -1306,6 +1354,10 @@ int main(int argc, char **argv)
         return run_keygen(&config);
     }
 
+    if (config.verbosity > 0) {
+        netchan_set_log_handler(log_to_stderr,
+                                config.verbosity > 1 ? NETCHAN_LOG_DEBUG : NETCHAN_LOG_INFO, NULL);
+    }
     if (install_signal_handlers() != 0) {
         fprintf(stderr, "netchan: cannot install signal handlers: %s\n", strerror(errno));
         free(config.allowed_addresses);
