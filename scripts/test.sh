@@ -26,7 +26,8 @@ if [ ! -d build-asan ]; then
 fi
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --print-errorlogs --suite unit --suite integration || status=1
+  meson test -C build-asan --print-errorlogs --suite unit --suite integration --suite features \
+  --suite security || status=1
 
 meson test -C build --setup valgrind --suite unit --print-errorlogs || status=1
 
