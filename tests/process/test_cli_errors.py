@@ -27,7 +27,7 @@ USAGE_ERRORS = [
     ["export", "--bind", BIND, "--recv", "x", "--drain-timeout", "1"],
     ["import", "--connect", "tcp://127.0.0.1:1", "--send", "x", "--count", "3"],
     ["import", "--connect", "tcp://127.0.0.1:1", "--recv", "x", "--count", "0"],
-    ["import", "--connect", "tcp://127.0.0.1:1", "--recv", "x", "--verbose"],
+    ["import", "--connect", "tcp://127.0.0.1:1", "--recv", "x", "--loud"],
     ["import", "--connect", "tcp://127.0.0.1:1", "--recv", "x", "extra"],
     ["import", "--connect"],
 ]
