@@ -534,6 +534,94 @@ out:
     netchan_exporter_destroy(&exporter);
 }
 
+/* Appends a varint to out at *pos. */
+static void put_varint(uint8_t *out, size_t *pos, uint64_t value)
+{
+    while (value >= 0x80) {
+        out[(*pos)++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[(*pos)++] = (uint8_t)value;
+}
+
+/* Builds a Node nested depth levels deep (field 2 inside field 2 ...) into a new buffer, from
+ * the innermost level outwards. */
+static uint8_t *nested_node(size_t depth, size_t *size_p)
+{
+    size_t capacity = depth * 12 + 16;
+    uint8_t *current = calloc(1, capacity);
+    uint8_t *next = calloc(1, capacity);
+    size_t size = 0;
+    for (size_t level = 0; level < depth && current != NULL && next != NULL; level++) {
+        size_t pos = 0;
+        next[pos++] = (2 << 3) | 2; /* Node.child */
+        put_varint(next, &pos, size);
+        memcpy(next + pos, current, size);
+        size += pos;
+        uint8_t *swap = current;
+        current = next;
+        next = swap;
+    }
+    free(next);
+    *size_p = size;
+    return current;
+}
+
+/* protobuf-c unpacks nested messages by recursion, so a value nested deeply enough would
+ * exhaust the receiver's stack. Such a value is rejected back to its sender; a value nested
+ * within the limit is delivered. */
+TEST(errors_deeply_nested_value_rejected)
+{
+    char endpoint[ENDPOINT_SIZE];
+    netchan_exporter_t *exporter = start_exporter(endpoint);
+    REQUIRE(exporter != NULL);
+    netchan_importer_t *importer = start_importer(endpoint);
+    char fingerprint[17];
+    REQUIRE(netchan_type_fingerprint(&netchan__test__node__descriptor, fingerprint,
+                                     sizeof(fingerprint)) == NETCHAN_OK);
+    netchan_chan_t *out = NULL;
+    netchan_chan_t *in = NULL;
+    CHECK_ERR(netchan_export_bytes(exporter, "nodes", NETCHAN_SEND, "netchan.test.Node",
+                                   fingerprint, NULL, &out),
+              NETCHAN_OK);
+    if (importer != NULL) {
+        CHECK_ERR(netchan_import(importer, "nodes", NETCHAN_RECV, &netchan__test__node__descriptor,
+                                 NULL, IMPORT_TIMEOUT_MS, &in),
+                  NETCHAN_OK);
+    }
+    size_t deep_size = 0;
+    size_t shallow_size = 0;
+    uint8_t *deep = nested_node(100000, &deep_size);
+    uint8_t *shallow = nested_node(10, &shallow_size);
+    if (out == NULL || in == NULL || deep == NULL || shallow == NULL) {
+        CHECK(!"setting up the channel failed");
+        goto out;
+    }
+    printf("# a value nested 100000 deep is %zu bytes\n", deep_size);
+    CHECK(deep_size <= 1024 * 1024); /* within the default maximum value size */
+    CHECK_ERR(netchan_send_bytes(out, deep, deep_size, NETCHAN_NOWAIT), NETCHAN_OK);
+    CHECK_ERR(netchan_send_bytes(out, shallow, shallow_size, NETCHAN_NOWAIT), NETCHAN_OK);
+
+    ProtobufCMessage *msg = NULL;
+    CHECK_ERR(netchan_recv(in, RECV_TIMEOUT_MS, &msg), NETCHAN_OK);
+    size_t depth = 0;
+    for (const Netchan__Test__Node *node = (const Netchan__Test__Node *)msg; node != NULL;
+         node = node->child) {
+        depth++;
+    }
+    CHECK_EQ_U64(depth, 10 + 1); /* the outer message and its ten nested children */
+    protobuf_c_message_free_unpacked(msg, NULL);
+    CHECK_EQ_U64(netchan_chan_stat(in, NETCHAN_STAT_REJECTED), 1);
+    uint64_t pending = 99;
+    CHECK_ERR(netchan_drain(out, DRAIN_TIMEOUT_MS, &pending), NETCHAN_EREJECTED);
+    CHECK_EQ_U64(pending, 0);
+out:
+    free(deep);
+    free(shallow);
+    netchan_importer_destroy(&importer);
+    netchan_exporter_destroy(&exporter);
+}
+
 int main(void)
 {
     RUN(errors_type_mismatch_names_types);
@@ -549,5 +637,6 @@ int main(void)
     RUN(errors_send_checks_type_and_size);
     RUN(errors_receiver_rejects_large_value);
     RUN(errors_undecodable_value_rejected);
+    RUN(errors_deeply_nested_value_rejected);
     return harness_done();
 }
