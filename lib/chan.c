@@ -830,3 +830,14 @@ netchan_err netchan_chan_allow_key(netchan_chan_t *chan, const char *public_key)
     pthread_mutex_unlock(&chan->mu);
     return err;
 }
+
+bool nc_chan_admits_key(netchan_chan_t *chan, const char *public_key)
+{
+    pthread_mutex_lock(&chan->mu);
+    bool allowed = chan->allowed_count == 0;
+    for (size_t i = 0; i < chan->allowed_count && !allowed; i++) {
+        allowed = strcmp(chan->allowed_keys[i], public_key) == 0;
+    }
+    pthread_mutex_unlock(&chan->mu);
+    return allowed;
+}

@@ -390,18 +390,6 @@ static void send_bound(nc_endpoint_t *ep, nc_session_t *session, uint32_t link_i
 }
 
 /* Checks a Bind against the exported channel; on a mismatch writes the reason to message. */
-/* Returns true when chan admits the importer with user_id (its public key). */
-static bool key_allowed(netchan_chan_t *chan, const char *user_id)
-{
-    pthread_mutex_lock(&chan->mu);
-    bool allowed = chan->allowed_count == 0;
-    for (size_t i = 0; i < chan->allowed_count && !allowed; i++) {
-        allowed = strcmp(chan->allowed_keys[i], user_id) == 0;
-    }
-    pthread_mutex_unlock(&chan->mu);
-    return allowed;
-}
-
 static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const nc_session_t *session,
                                            const Netchan__Wire__Bind *bind, char *message,
                                            size_t size)
@@ -411,7 +399,7 @@ static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const nc_sessio
                   bind->channel);
         return NETCHAN__WIRE__ERROR_CODE__ERROR_NOT_FOUND;
     }
-    if (!key_allowed(chan, session->user_id)) {
+    if (!nc_chan_admits_key(chan, session->user_id)) {
         nc_format(message, size, "importer key %s is not allowed to bind channel '%s'",
                   session->user_id[0] ? session->user_id : "(none: not a CURVE connection)",
                   chan->name);
@@ -458,7 +446,7 @@ static Netchan__Wire__ErrorCode check_bind(netchan_chan_t *chan, const nc_sessio
 static void on_bind(nc_endpoint_t *ep, nc_session_t *session, const Netchan__Wire__Bind *bind)
 {
     nc_link_t *link = session_find_link(session, bind->link);
-    if (link != NULL && !key_allowed(link->chan, session->user_id)) {
+    if (link != NULL && !nc_chan_admits_key(link->chan, session->user_id)) {
         char message[NC_ERRMSG_SIZE];
         nc_format(message, sizeof(message), "importer key %s is not allowed to bind channel '%s'",
                   session->user_id[0] ? session->user_id : "(none)", link->chan->name);

@@ -74,6 +74,22 @@ static void push_event(nc_endpoint_t *ep, netchan_event_type type, netchan_event
     nc_events_push(&ep->events, type, reason, peer, ep->last_endpoint_connected, "", count);
 }
 
+/* Fails every import still waiting for its bind with NETCHAN_EAUTH and reason. */
+static void fail_waiting_imports(nc_endpoint_t *ep, const char *reason)
+{
+    for (size_t i = 0; i < ep->chan_count; i++) {
+        netchan_chan_t *chan = ep->chans[i];
+        pthread_mutex_lock(&chan->mu);
+        if (!chan->bind_done) {
+            chan->bind_done = true;
+            chan->bind_result = NETCHAN_EAUTH;
+            nc_chan_set_error(chan, "cannot bind channel '%s': %s", chan->name, reason);
+            nc_chan_broadcast(chan);
+        }
+        pthread_mutex_unlock(&chan->mu);
+    }
+}
+
 /* Marks the exporter as lost until it welcomes this importer again. */
 static void lose_exporter(nc_endpoint_t *ep, netchan_event_reason reason)
 {
@@ -367,18 +383,10 @@ static void on_error(nc_endpoint_t *ep, const Netchan__Wire__Error *error)
     }
     if (link == NULL && nc_err_from_wire(error->code) == NETCHAN_EAUTH) {
         /* The exporter refused this importer's Hello: imports waiting for a bind fail now. */
-        for (size_t i = 0; i < ep->chan_count; i++) {
-            netchan_chan_t *chan = ep->chans[i];
-            pthread_mutex_lock(&chan->mu);
-            if (!chan->bind_done) {
-                chan->bind_done = true;
-                chan->bind_result = NETCHAN_EAUTH;
-                nc_chan_set_error(chan, "cannot bind channel '%s': the exporter at %s refused: %s",
-                                  chan->name, ep->last_endpoint_connected, error->message);
-                nc_chan_broadcast(chan);
-            }
-            pthread_mutex_unlock(&chan->mu);
-        }
+        char reason[NC_ERRMSG_SIZE];
+        nc_format(reason, sizeof(reason), "the exporter at %s refused: %s",
+                  ep->last_endpoint_connected, error->message);
+        fail_waiting_imports(ep, reason);
     }
     nc_log(NETCHAN_LOG_ERROR, "importer: the exporter at %s reported an error%s%s: %s",
            ep->last_endpoint_connected, link != NULL ? " on channel " : "",
@@ -531,18 +539,7 @@ static void on_handshake_failed(nc_endpoint_t *ep, uint16_t event, uint32_t valu
         nc_log(NETCHAN_LOG_ERROR, "importer: connection to %s refused (%llu times): %s",
                ep->last_endpoint_connected, (unsigned long long)refused, why);
     }
-    for (size_t i = 0; i < ep->chan_count; i++) {
-        netchan_chan_t *chan = ep->chans[i];
-        pthread_mutex_lock(&chan->mu);
-        if (!chan->bind_done) {
-            chan->bind_done = true;
-            chan->bind_result = NETCHAN_EAUTH;
-            nc_chan_set_error(chan, "cannot bind channel '%s': connection to %s refused: %s",
-                              chan->name, ep->last_endpoint_connected, why);
-            nc_chan_broadcast(chan);
-        }
-        pthread_mutex_unlock(&chan->mu);
-    }
+    fail_waiting_imports(ep, state->refusal);
 }
 
 static void importer_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_t value,

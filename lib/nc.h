@@ -338,6 +338,9 @@ netchan_chan_t *nc_chan_new(nc_endpoint_t *ep, const char *name, netchan_dir dir
                             const ProtobufCMessageDescriptor *type, const char *type_name,
                             const char *fingerprint, const netchan_options_t *options);
 void nc_chan_destroy(netchan_chan_t *chan);
+/* Returns true when chan admits an importer with this z85 public key: when the channel lists no
+ * keys, or lists this one. */
+bool nc_chan_admits_key(netchan_chan_t *chan, const char *public_key);
 /* Wakes application threads waiting on chan and updates its readiness descriptor; the caller
  * holds chan->mu. */
 void nc_chan_broadcast(netchan_chan_t *chan);

@@ -69,17 +69,6 @@ static zap_policy_t *find_policy_of_socket(const char *domain, netchan_chan_t **
     return policy;
 }
 
-static bool chan_admits(netchan_chan_t *chan, const char *key)
-{
-    pthread_mutex_lock(&chan->mu);
-    bool allowed = chan->allowed_count == 0;
-    for (size_t i = 0; i < chan->allowed_count && !allowed; i++) {
-        allowed = strcmp(chan->allowed_keys[i], key) == 0;
-    }
-    pthread_mutex_unlock(&chan->mu);
-    return allowed;
-}
-
 static bool address_allowed(const zap_policy_t *policy, const char *address)
 {
     if (policy->address_count == 0) {
@@ -121,7 +110,7 @@ static const char *decide(zap_policy_t *policy, netchan_chan_t *chan, const char
         user_id[0] = '\0';
         return "400";
     }
-    if (chan != NULL && !chan_admits(chan, user_id)) {
+    if (chan != NULL && !nc_chan_admits_key(chan, user_id)) {
         nc_format(reason, reason_size, "public key %s may not use channel '%s'", user_id,
                   chan->name);
         user_id[0] = '\0';
@@ -373,25 +362,38 @@ static bool read_public_key(const char *text, uint8_t key[CURVE_KEY_SIZE])
 
 /* ---- configuration from the application ---- */
 
+/* Loads the key pair of the secret certificate at path into the endpoint's settings, with the
+ * exporter's public key when server_key is given (an importer). */
+static netchan_err set_key_pair(nc_endpoint_t *ep, const char *path, const uint8_t *server_key)
+{
+    zcert_t *cert = load_cert(path);
+    if (cert == NULL || !has_secret(cert)) {
+        zcert_destroy(&cert);
+        return nc_endpoint_error(ep, NETCHAN_EINVAL,
+                                 "'%s' is not a secret certificate; make one with netchan keygen",
+                                 path);
+    }
+    pthread_mutex_lock(&ep->cmd_mu);
+    memcpy(ep->security.secret_key, zcert_secret_key(cert), CURVE_KEY_SIZE);
+    memcpy(ep->security.public_key, zcert_public_key(cert), CURVE_KEY_SIZE);
+    if (server_key != NULL) {
+        memcpy(ep->security.server_key, server_key, CURVE_KEY_SIZE);
+    }
+    ep->security.curve = true;
+    pthread_mutex_unlock(&ep->cmd_mu);
+    zcert_destroy(&cert);
+    return NETCHAN_OK;
+}
+
 netchan_err nc_security_set_server(nc_endpoint_t *ep, const char *secret_cert)
 {
     if (secret_cert == NULL) {
         return nc_endpoint_error(ep, NETCHAN_EINVAL, "no certificate file given");
     }
-    zcert_t *cert = load_cert(secret_cert);
-    if (cert == NULL || !has_secret(cert)) {
-        zcert_destroy(&cert);
-        return nc_endpoint_error(ep, NETCHAN_EINVAL,
-                                 "'%s' is not a secret certificate; make one with netchan "
-                                 "keygen",
-                                 secret_cert);
+    netchan_err err = set_key_pair(ep, secret_cert, NULL);
+    if (err != NETCHAN_OK) {
+        return err;
     }
-    pthread_mutex_lock(&ep->cmd_mu);
-    memcpy(ep->security.secret_key, zcert_secret_key(cert), CURVE_KEY_SIZE);
-    memcpy(ep->security.public_key, zcert_public_key(cert), CURVE_KEY_SIZE);
-    ep->security.curve = true;
-    pthread_mutex_unlock(&ep->cmd_mu);
-    zcert_destroy(&cert);
 
     pthread_mutex_lock(&zap_mu);
     zap_policy_t *policy = policy_of(ep);
@@ -468,22 +470,7 @@ netchan_err nc_security_set_client(nc_endpoint_t *ep, const char *secret_cert,
                                  "certificate file",
                                  server_public);
     }
-    zcert_t *cert = load_cert(secret_cert);
-    if (cert == NULL || !has_secret(cert)) {
-        zcert_destroy(&cert);
-        return nc_endpoint_error(ep, NETCHAN_EINVAL,
-                                 "'%s' is not a secret certificate; make one with netchan "
-                                 "keygen",
-                                 secret_cert);
-    }
-    pthread_mutex_lock(&ep->cmd_mu);
-    memcpy(ep->security.secret_key, zcert_secret_key(cert), CURVE_KEY_SIZE);
-    memcpy(ep->security.public_key, zcert_public_key(cert), CURVE_KEY_SIZE);
-    memcpy(ep->security.server_key, server_key, CURVE_KEY_SIZE);
-    ep->security.curve = true;
-    pthread_mutex_unlock(&ep->cmd_mu);
-    zcert_destroy(&cert);
-    return NETCHAN_OK;
+    return set_key_pair(ep, secret_cert, server_key);
 }
 
 /* ---- engine side ---- */
