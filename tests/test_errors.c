@@ -611,7 +611,7 @@ TEST(errors_deeply_nested_value_rejected)
     }
     CHECK_EQ_U64(depth, 10 + 1); /* the outer message and its ten nested children */
     protobuf_c_message_free_unpacked(msg, NULL);
-    CHECK_EQ_U64(netchan_chan_stat(in, NETCHAN_STAT_REJECTED), 1);
+    CHECK(WAIT_UNTIL(netchan_chan_stat(in, NETCHAN_STAT_REJECTED) == 1, RECV_TIMEOUT_MS));
     uint64_t pending = 99;
     CHECK_ERR(netchan_drain(out, DRAIN_TIMEOUT_MS, &pending), NETCHAN_EREJECTED);
     CHECK_EQ_U64(pending, 0);
