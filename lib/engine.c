@@ -373,6 +373,7 @@ static bool handle_command(nc_endpoint_t *ep, const nc_role_ops_t *ops)
     }
     char *command = zmsg_popstr(msg);
     if (command == NULL || strcmp(command, "$TERM") == 0) {
+        ep->terminated = command != NULL;
         free(command);
         zmsg_destroy(&msg);
         return false;
@@ -535,7 +536,10 @@ void nc_engine_actor(zsock_t *pipe, void *args)
             }
         }
 
-        if (zmq_poll(items, (int)count, (long)wait_ms) < 0 && errno == ETERM) {
+        /* Any failure but an interrupted wait ends the engine: the context is terminating,
+         * or czmq's exit handler closed the actor pipe of a process that returned from main()
+         * without destroying this endpoint. */
+        if (zmq_poll(items, (int)count, (long)wait_ms) < 0 && errno != EINTR) {
             break;
         }
         if (items[2].revents & ZMQ_POLLIN) {
@@ -565,4 +569,10 @@ void nc_engine_actor(zsock_t *pipe, void *args)
         nc_unacked_close(ep->chans[i]);
     }
     ops->stop(ep);
+    if (!ep->terminated) {
+        /* The pipe is gone without $TERM: the process is exiting and czmq's exit handler closed
+         * it. The sockets are closed above, so libzmq's context can terminate; returning would
+         * make czmq's actor wrapper use the closed pipe, so the thread ends here instead. */
+        pthread_exit(NULL);
+    }
 }

@@ -403,6 +403,7 @@ struct nc_endpoint {
 
     /* engine only */
     zsock_t *pipe;
+    bool terminated; /* the engine received $TERM from zactor_destroy() */
     nc_arena_t arena;
     void *socket;
     void *monitor;

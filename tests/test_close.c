@@ -2,6 +2,9 @@
  * last value, drain waiting for acknowledgements, and calls on closed channels. */
 #include "fixture.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdatomic.h>
 
 /* A connected exporter and importer with one Point channel each way. */
@@ -394,6 +397,38 @@ out:
     netchan_exporter_destroy(&exporter);
 }
 
+/* A process that returns from main() without destroying its exporter and importer must still
+ * exit: czmq's exit handler closes their engines' pipes and terminates libzmq's context. */
+TEST(close_exit_without_destroy_terminates)
+{
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        netchan_exporter_t *exporter = NULL;
+        netchan_importer_t *importer = NULL;
+        netchan_chan_t *chan = NULL;
+        char endpoint[ENDPOINT_SIZE];
+        if (netchan_exporter_new(&exporter) != NETCHAN_OK ||
+            netchan_exporter_bind(exporter, "tcp://127.0.0.1:*") != NETCHAN_OK ||
+            netchan_exporter_endpoint(exporter, endpoint, sizeof(endpoint)) != NETCHAN_OK ||
+            netchan_export_bytes(exporter, "left", NETCHAN_SEND, NULL, NULL, NULL, &chan) !=
+                NETCHAN_OK ||
+            netchan_importer_new(&importer) != NETCHAN_OK ||
+            netchan_importer_connect(importer, endpoint) != NETCHAN_OK) {
+            _exit(3);
+        }
+        exit(0); /* runs the exit handlers, with both endpoints still open */
+    }
+    int status = 0;
+    bool exited = WAIT_UNTIL(waitpid(child, &status, WNOHANG) == child, 10000);
+    if (!exited) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+    }
+    CHECK(exited);
+    CHECK(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     RUN(close_exporter_send_ends_stream);
@@ -406,5 +441,6 @@ int main(void)
     RUN(close_wakes_blocked_sender);
     RUN(close_wakes_blocked_receiver);
     RUN(close_receiver_hands_values_back);
+    RUN(close_exit_without_destroy_terminates);
     return harness_done();
 }
