@@ -334,7 +334,7 @@ static int run_dispatcher(const char *program, uint64_t job_count, int worker_co
            (unsigned long long)events.taken_back);
     printf("workers started %d, killed %d\n", pool.started, pool.killed);
     printf("jobs %llu, answered %llu, lost %llu, answered twice %llu, wrong answers %llu, "
-           "redelivered jobs answered %llu\n",
+           "first answers from redelivered jobs %llu\n",
            (unsigned long long)job_count, (unsigned long long)unique,
            (unsigned long long)(job_count - unique), (unsigned long long)repeats,
            (unsigned long long)wrong, (unsigned long long)redelivered_jobs);

@@ -575,7 +575,9 @@ void nc_link_on_data(const nc_transport_t *tx, nc_link_t *link, const nc_data_t 
         }
         link->outstanding++; /* every value from here on gets exactly one verdict */
         if (refusing) {
+            /* Arrived after the receiver closed: counted as received and handed back. */
             nc_chan_add_verdict_locked(chan, link->key, wire->seq, NC_VERDICT_RETURN);
+            received++;
             continue;
         }
         if (nc_seqset_add(&link->seen, wire->seq) != 0) {

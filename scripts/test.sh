@@ -16,6 +16,8 @@ bash bindings/go/setup.sh
 
 if [ ! -d build ]; then
   meson setup build -Dwerror=true
+else
+  meson configure build -Dwerror=true # the demo may have set it up without
 fi
 ninja -C build
 status=0
