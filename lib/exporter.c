@@ -313,7 +313,7 @@ static void on_hello(nc_endpoint_t *ep, const uint8_t *routing_id, size_t routin
         session->attached = true;
         state->detached_count--;
     } else if (hello->connection == session->connection) {
-        /* A Hello retried on the connection the session already uses: answer it again, but
+        /* A Hello retried on the connection the session already uses: reply with Welcome again, but
          * the links stay as they are. */
         resumed = false;
         duplicate = true;
@@ -617,7 +617,7 @@ static void on_frame(nc_endpoint_t *ep, nc_session_t *session, Netchan__Wire__Fr
     case NETCHAN__WIRE__FRAME__BODY_PONG:
         break;
     case NETCHAN__WIRE__FRAME__BODY_BYE: {
-        /* Answer first: destroying the session forgets its routing id. */
+        /* Reply first: destroying the session drops its routing id. */
         Netchan__Wire__Bye bye = NETCHAN__WIRE__BYE__INIT;
         Netchan__Wire__Frame reply = NETCHAN__WIRE__FRAME__INIT;
         reply.body_case = NETCHAN__WIRE__FRAME__BODY_BYE;
@@ -710,7 +710,7 @@ static void exporter_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
         event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
         /* A peer that is not a netchan importer with the right keys (ZAP refusals are counted
-         * by the ZAP handler, which knows the peer's address). */
+         * by the ZAP handler, which has the peer's address). */
         uint64_t refused = atomic_fetch_add(&ep->stats[NETCHAN_ENDPOINT_REFUSED], 1) + 1;
         nc_events_push(&ep->events, NETCHAN_EVENT_REFUSED, NETCHAN_REASON_PROTOCOL, "", "", "",
                        value);
@@ -724,7 +724,7 @@ static void exporter_on_monitor_event(nc_endpoint_t *ep, uint16_t event, uint32_
     }
     if (event == ZMQ_EVENT_DISCONNECTED) {
         /* A ROUTER does not say which peer left. Probing every session with a mandatory send
-         * finds it: libzmq answers EHOSTUNREACH for a routing id whose connection is gone. The
+         * finds it: libzmq returns EHOSTUNREACH for a routing id whose connection is gone. The
          * pipe may be torn down a while after the event on a busy machine, so the probe
          * repeats at growing intervals for up to the session timeout. */
         exporter_state_t *state = state_of(ep);

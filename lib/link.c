@@ -62,7 +62,7 @@ static void requeue_values(netchan_chan_t *chan, nc_value_t **values, size_t n)
         failed = nc_ring_push_back(&merged, next) != 0;
         if (failed) {
             /* Out of memory while merging: push the value back where it came from, so nothing
-             * is lost; the queue then holds it out of order, which is still delivered. */
+             * is lost; the queue then keeps it out of order, and it is still delivered. */
             (void)nc_ring_push_front(&chan->queue, next);
         }
     }
@@ -719,7 +719,7 @@ static Netchan__Wire__SeqRange **wire_ranges(const nc_seqset_t *set,
     return pointers;
 }
 
-/* Returns the values a receiving link holds or may still receive. */
+/* Returns the number of values a receiving link keeps or may still receive. */
 static uint64_t committed(const nc_link_t *link)
 {
     return link->outstanding + (link->granted - link->arrived);
